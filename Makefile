@@ -1,0 +1,32 @@
+# vigil: `make run` starts the platform with the demo; `make test` runs every test.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+export VIGIL_CORPUS ?= $(abspath ../shared/corpus)
+
+.PHONY: all build run deps test test-short bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
+
+# deps installs the system packages the platform and its tests use, when missing.
+deps:
+	@scripts/deps.sh
+
+run: deps build
+	./bin/vigil serve --demo --data $${VIGIL_DATA:-./data}
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -58,10 +58,10 @@ func (l *Level) UnmarshalText(b []byte) error {
 type Alert struct {
 	// ID is derived from the rule and the events (see AlertID) so that
 	// reprocessing the same events never makes a second alert.
-	ID        ID        `json:"id"`
-	RuleID    string    `json:"rule_id"`
-	RuleTitle string    `json:"rule_title"`
-	Level     Level     `json:"level"`
+	ID        ID     `json:"id"`
+	RuleID    string `json:"rule_id"`
+	RuleTitle string `json:"rule_title"`
+	Level     Level  `json:"level"`
 	// Engine names what raised it: "sigma", "correlation", "yara".
 	Engine string `json:"engine"`
 	// Time is the time of the (last) matching event; Created when raised.

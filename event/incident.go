@@ -49,11 +49,11 @@ type Entity struct {
 // Incident groups alerts about the same entities in time, for an analyst to
 // work.
 type Incident struct {
-	ID       ID        `json:"id"`
-	Title    string    `json:"title"`
-	Severity Level     `json:"severity"`
-	Status   Status    `json:"status"`
-	Assignee string    `json:"assignee,omitempty"`
+	ID       ID     `json:"id"`
+	Title    string `json:"title"`
+	Severity Level  `json:"severity"`
+	Status   Status `json:"status"`
+	Assignee string `json:"assignee,omitempty"`
 	// Key is the grouping key that new alerts are matched against.
 	Key       string    `json:"key"`
 	Created   time.Time `json:"created"`

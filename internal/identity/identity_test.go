@@ -132,8 +132,8 @@ func TestCreateUserAndAuthenticate(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, user, pw, role string
-		wantErr            error
-		wantErrText        string
+		wantErr              error
+		wantErrText          string
 	}{
 		{name: "duplicate ignoring case", user: "Lan.Nguyen", pw: goodPassword, role: "viewer", wantErr: ErrExists},
 		{name: "short password", user: "minh", pw: "short", role: "viewer", wantErr: ErrWeakPassword},

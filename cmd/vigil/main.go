@@ -32,6 +32,7 @@ type command struct {
 // commands is the explicit table of subcommands.
 var commands = []command{
 	{"version", "print the version", cmdVersion},
+	{"decode", "decode database sessions from a capture file", cmdDecode},
 }
 
 func main() {

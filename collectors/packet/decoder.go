@@ -1,0 +1,310 @@
+package packet
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/google/gopacket/layers"
+)
+
+// Decoder turns captured packets into database events: it keeps the
+// connections to the configured ports, reassembles them, decodes them and
+// emits their events and flow records through emit, in packet order.
+type Decoder struct {
+	cfg      Config
+	emit     func(event.Event)
+	ports    map[uint16]protocol
+	flows    map[flowKey]*flow
+	buffered int // out-of-order bytes held over all flows
+	stats    Stats
+	now      time.Time // time of the latest packet
+	swept    time.Time // time of the latest idle sweep
+	seg      segment
+}
+
+// flowKey names a connection by its client and server ends.
+type flowKey struct {
+	cli, srv         [16]byte
+	cliPort, srvPort uint16
+}
+
+// flow is one tracked connection.
+type flow struct {
+	key         flowKey
+	proto       protocol
+	cli, srv    halfStream // cli carries client-to-server bytes
+	sess        wireSession
+	first, last time.Time
+	rst         bool
+	fields      event.Fields // the network fields every event of the flow gets
+	id          string
+}
+
+// NewDecoder returns a Decoder for cfg that emits events through emit.
+func NewDecoder(cfg Config, emit func(event.Event)) (*Decoder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("packet config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	d := &Decoder{cfg: cfg, ports: map[uint16]protocol{}, flows: map[flowKey]*flow{}}
+	d.emit = func(ev event.Event) {
+		d.stats.Events++
+		emit(ev)
+	}
+	for _, p := range cfg.Postgres {
+		d.ports[p] = protoPostgres
+	}
+	for _, p := range cfg.MySQL {
+		d.ports[p] = protoMySQL
+	}
+	return d, nil
+}
+
+// Stats returns the counts so far.
+func (d *Decoder) Stats() Stats {
+	s := d.stats
+	s.FlowsOpen = uint64(len(d.flows))
+	s.Buffered = uint64(d.buffered)
+	return s
+}
+
+// Packet decodes one captured frame of the given link type.
+func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
+	d.stats.Packets++
+	d.stats.Bytes += uint64(len(data))
+	if ts.After(d.now) {
+		d.now = ts
+	}
+	if d.now.Sub(d.swept) > d.cfg.IdleTimeout/4 {
+		d.sweep()
+	}
+	s := &d.seg
+	ok, bad := parseFrame(int(link), data, s)
+	if !ok {
+		if bad {
+			d.stats.Malformed++
+		} else {
+			d.stats.Ignored++
+		}
+		return
+	}
+	var fromClient bool
+	var proto protocol
+	dstProto, dstIsSrv := d.ports[s.dstPort]
+	srcProto, srcIsSrv := d.ports[s.srcPort]
+	switch {
+	case dstIsSrv && !srcIsSrv:
+		fromClient, proto = true, dstProto
+	case srcIsSrv && !dstIsSrv:
+		fromClient, proto = false, srcProto
+	case srcIsSrv && dstIsSrv:
+		// Both ends use configured ports: the opening SYN or a known flow
+		// tells the server, else the lower port is taken for it.
+		_, known := d.flows[flowKey{s.src, s.dst, s.srcPort, s.dstPort}]
+		_, knownRev := d.flows[flowKey{s.dst, s.src, s.dstPort, s.srcPort}]
+		switch {
+		case known:
+			fromClient = true
+		case knownRev:
+			fromClient = false
+		case s.flags&(flagSYN|flagACK) == flagSYN:
+			fromClient = true
+		case s.flags&(flagSYN|flagACK) == flagSYN|flagACK:
+			fromClient = false
+		default:
+			fromClient = s.dstPort <= s.srcPort
+		}
+		proto = dstProto
+		if !fromClient {
+			proto = srcProto
+		}
+	default:
+		d.stats.Ignored++
+		return
+	}
+	d.stats.TCP++
+	var key flowKey
+	if fromClient {
+		key = flowKey{s.src, s.dst, s.srcPort, s.dstPort}
+	} else {
+		key = flowKey{s.dst, s.src, s.dstPort, s.srcPort}
+	}
+	f := d.flows[key]
+	if f == nil {
+		if s.flags&flagRST != 0 || (len(s.payload) == 0 && s.flags&flagSYN == 0) {
+			return // nothing to learn from a stray ACK or reset
+		}
+		f = d.open(key, proto, ts)
+	}
+	f.last = ts
+	h, other := &f.cli, &f.srv
+	if !fromClient {
+		h, other = &f.srv, &f.cli
+	}
+	h.packets++
+	h.bytes += uint64(len(s.payload))
+
+	// The peer acknowledged bytes we never saw: the capture lost them, so
+	// stop waiting for them.
+	if s.flags&flagACK != 0 && len(other.held) > 0 && other.started && seqDiff(s.ack, other.held[0].seq) >= 0 {
+		other.skip(d, f.gapFunc(!fromClient))
+		other.drain(d, f.deliverFunc(!fromClient))
+	}
+
+	switch {
+	case s.flags&flagSYN != 0:
+		h.started = true
+		h.next = s.seq + 1
+	case len(s.payload) > 0:
+		h.add(d, ts, s.seq, s.payload, f.deliverFunc(fromClient), f.gapFunc(fromClient))
+	}
+	if s.flags&flagFIN != 0 {
+		h.fin = true
+	}
+	if s.flags&flagRST != 0 {
+		f.rst = true
+		d.close(f, ts)
+		return
+	}
+	if f.cli.fin && f.srv.fin && len(f.cli.held) == 0 && len(f.srv.held) == 0 {
+		d.close(f, ts)
+	}
+}
+
+// Flush closes every open connection, as at the end of a capture file.
+func (d *Decoder) Flush() {
+	for _, f := range d.sorted(func(*flow) bool { return true }) {
+		d.close(f, f.last)
+	}
+}
+
+// sorted returns the flows that keep selects, oldest first, so that what
+// is emitted does not depend on map order.
+func (d *Decoder) sorted(keep func(*flow) bool) []*flow {
+	var fs []*flow
+	for _, f := range d.flows {
+		if keep(f) {
+			fs = append(fs, f)
+		}
+	}
+	slices.SortFunc(fs, func(a, b *flow) int {
+		if c := a.first.Compare(b.first); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return fs
+}
+
+func (d *Decoder) open(key flowKey, proto protocol, ts time.Time) *flow {
+	if len(d.flows) >= d.cfg.MaxFlows {
+		d.evict()
+	}
+	d.stats.Flows++
+	f := &flow{key: key, proto: proto, first: ts, last: ts}
+	cli := netip.AddrFrom16(key.cli).Unmap()
+	srv := netip.AddrFrom16(key.srv).Unmap()
+	f.id = netip.AddrPortFrom(cli, key.cliPort).String() + "-" + netip.AddrPortFrom(srv, key.srvPort).String() + "@" + strconv.FormatInt(ts.UnixNano(), 36)
+	f.fields = event.Fields{
+		{Key: "source.ip", Value: event.String(cli.String())},
+		{Key: "source.port", Value: event.Int(int64(key.cliPort))},
+		{Key: "destination.ip", Value: event.String(srv.String())},
+		{Key: "destination.port", Value: event.Int(int64(key.srvPort))},
+		{Key: "network.transport", Value: event.String("tcp")},
+		{Key: "network.protocol", Value: event.String(proto.String())},
+	}
+	f.sess = newSession(proto, d.cfg.MaxMessage, func(ev event.Event) { d.emit(f.decorate(ev)) })
+	d.flows[key] = f
+	return f
+}
+
+// decorate adds the source and the network fields to an event of the flow.
+func (f *flow) decorate(ev event.Event) event.Event {
+	ev.Source = event.LogSource{Product: f.proto.String(), Category: "database", Service: "wire"}
+	if _, ok := ev.Fields.Get("db.session.id"); !ok {
+		id := f.sess.SessionID()
+		if id == "" {
+			id = f.id
+		}
+		ev.Fields = append(ev.Fields, event.Field{Key: "db.session.id", Value: event.String(id)})
+	}
+	ev.Fields = append(ev.Fields, f.fields...)
+	return ev
+}
+
+func (f *flow) deliverFunc(fromClient bool) deliverFunc {
+	if fromClient {
+		return f.sess.Client
+	}
+	return f.sess.Server
+}
+
+func (f *flow) gapFunc(fromClient bool) func() {
+	return func() { f.sess.Gap(fromClient) }
+}
+
+// close ends a flow: what is held is delivered across its holes, the
+// decoder is closed and the flow record emitted.
+func (d *Decoder) close(f *flow, ts time.Time) {
+	f.cli.flush(d, f.deliverFunc(true), f.gapFunc(true))
+	f.srv.flush(d, f.deliverFunc(false), f.gapFunc(false))
+	f.sess.Close(ts)
+	d.stats.DecodeErrors += uint64(f.sess.Errors())
+	delete(d.flows, f.key)
+
+	ev := event.Event{Time: f.first}
+	dur := f.last.Sub(f.first)
+	ev.Fields = event.Fields{
+		{Key: "event.kind", Value: event.String("event")},
+		{Key: "event.category", Value: event.String("network")},
+		{Key: "event.action", Value: event.String("flow")},
+		{Key: "event.duration", Value: event.Int(int64(dur))},
+		{Key: "source.bytes", Value: event.Int(int64(f.cli.bytes))},
+		{Key: "source.packets", Value: event.Int(int64(f.cli.packets))},
+		{Key: "destination.bytes", Value: event.Int(int64(f.srv.bytes))},
+		{Key: "destination.packets", Value: event.Int(int64(f.srv.packets))},
+		{Key: "network.bytes", Value: event.Int(int64(f.cli.bytes + f.srv.bytes))},
+		{Key: "network.packets", Value: event.Int(int64(f.cli.packets + f.srv.packets))},
+		{Key: "network.encrypted", Value: event.Bool(f.sess.Encrypted())},
+	}
+	end := "closed"
+	switch {
+	case f.rst:
+		end = "reset"
+	case !f.cli.fin || !f.srv.fin:
+		end = "open"
+	}
+	ev.Fields = append(ev.Fields, event.Field{Key: "network.flow.end", Value: event.String(end)})
+	ev.Fields = append(ev.Fields, event.Field{Key: event.FieldMessage, Value: event.String(fmt.Sprintf(
+		"%s flow %s, %d bytes %d packets from client, %d bytes %d packets from server, %s",
+		f.proto, end, f.cli.bytes, f.cli.packets, f.srv.bytes, f.srv.packets, dur))})
+	d.emit(f.decorate(ev))
+}
+
+// sweep closes the connections idle for longer than the idle timeout.
+func (d *Decoder) sweep() {
+	d.swept = d.now
+	for _, f := range d.sorted(func(f *flow) bool { return d.now.Sub(f.last) > d.cfg.IdleTimeout }) {
+		d.stats.FlowsIdle++
+		d.close(f, f.last)
+	}
+}
+
+// evict closes the least recently seen connection to make room.
+func (d *Decoder) evict() {
+	var old *flow
+	for _, f := range d.flows {
+		if old == nil || f.last.Before(old.last) {
+			old = f
+		}
+	}
+	if old != nil {
+		d.stats.FlowsEvicted++
+		d.close(old, old.last)
+	}
+}

@@ -1,0 +1,96 @@
+package mysqlwire
+
+import (
+	"time"
+)
+
+// maxPacket is the largest payload of one protocol packet; longer payloads
+// are split into packets of this size.
+const maxPacket = 1<<24 - 1
+
+// framer splits one direction's byte stream into protocol packets, joining
+// the parts of a payload longer than maxPacket. Only the first bytes of a
+// payload that the session asks for are kept.
+type framer struct {
+	hdr    [4]byte
+	nhdr   int
+	seq    byte
+	size   int // length of the current packet
+	total  int // length of the logical payload so far
+	remain int
+	limit  int // bytes of the payload to keep
+	body   []byte
+	start  time.Time
+	cont   bool // the current packet continues a payload of maxPacket parts
+	lost   bool
+}
+
+func (f *framer) reset() {
+	f.nhdr, f.remain, f.size, f.total = 0, 0, 0, 0
+	f.cont = false
+	f.body = f.body[:0]
+}
+
+// feed splits b into payloads and hands each to handle.
+func (f *framer) feed(ts time.Time, b []byte, limit func(seq byte) int, handle func(f *framer), plausible func(b []byte) bool) {
+	if f.lost {
+		if !plausible(b) {
+			return
+		}
+		f.lost = false
+		f.reset()
+	}
+	for len(b) > 0 {
+		if f.remain > 0 {
+			n := min(f.remain, len(b))
+			if room := f.limit - len(f.body); room > 0 {
+				f.body = append(f.body, b[:min(n, room)]...)
+			}
+			f.remain -= n
+			b = b[n:]
+			if f.remain == 0 {
+				f.end(handle)
+			}
+			continue
+		}
+		var h []byte
+		if f.nhdr == 0 && len(b) >= 4 {
+			h, b = b[:4], b[4:]
+		} else {
+			n := copy(f.hdr[f.nhdr:], b)
+			f.nhdr += n
+			b = b[n:]
+			if f.nhdr < 4 {
+				return
+			}
+			f.nhdr = 0
+			h = f.hdr[:]
+		}
+		f.size = int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+		f.seq = h[3]
+		f.remain = f.size
+		if !f.cont {
+			f.start = ts
+			f.total = 0
+			f.body = f.body[:0]
+			f.limit = limit(f.seq)
+		}
+		f.total += f.size
+		if len(f.body) >= f.limit && f.remain <= len(b) {
+			b = b[f.remain:]
+			f.remain = 0
+		}
+		if f.remain == 0 {
+			f.end(handle)
+		}
+	}
+}
+
+func (f *framer) end(handle func(f *framer)) {
+	if f.size == maxPacket {
+		f.cont = true
+		return
+	}
+	f.cont = false
+	handle(f)
+}

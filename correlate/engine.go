@@ -46,7 +46,8 @@ type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
 	rules   []*compiled
-	byRef   map[string][]target // referenced rule id or name → correlations using it
+	byRef   map[string][]target  // referenced rule id or name → correlations using it
+	self    map[string]*compiled // correlation id or name → rule
 	maxSpan int64
 
 	mu        sync.Mutex
@@ -112,6 +113,7 @@ func New(cfg Config, rules []Rule, log *slog.Logger, now func() time.Time) (*Eng
 	}
 	e := &Engine{cfg: cfg, log: log, now: now, byRef: map[string][]target{}, chained: map[event.ID]*event.Alert{}}
 	self := map[string]*compiled{}
+	e.self = self
 	var errs []error
 	for i := range rules {
 		r := rules[i]
@@ -139,7 +141,7 @@ func New(cfg Config, rules []Rule, log *slog.Logger, now func() time.Time) (*Eng
 		return nil, err
 	}
 	for _, c := range e.rules {
-		c.emitted = e.Generates(c.ID) && e.Generates(c.Name)
+		c.emitted = e.Generates(c.ID)
 		for _, n := range []string{c.ID, c.Name} {
 			if n != "" {
 				c.parents = append(c.parents, e.byRef[n]...)
@@ -265,24 +267,31 @@ func fingerprint(r *Rule) uint64 {
 	return h.Sum64()
 }
 
-// Generates reports whether alerts of the rule named ref (id or name) are
-// raised on their own: true unless every correlation that references it
-// leaves generate unset. The server suppresses base-rule alerts for which
-// it is false; the Engine applies it to the correlations it chains.
-func (e *Engine) Generates(ref string) bool {
-	if ref == "" {
-		return true
-	}
-	ts := e.byRef[ref]
-	if len(ts) == 0 {
-		return true
-	}
-	for _, t := range ts {
-		if t.r.Generate {
-			return true
+// Generates reports whether alerts of the rule known by refs (its id and
+// name; a correlation's other identifier is added by the Engine) are
+// raised on their own: true unless correlations reference it and none of
+// them sets generate. The server drops base-rule alerts for which it is
+// false; the Engine applies it to the correlations it chains.
+func (e *Engine) Generates(refs ...string) bool {
+	referenced := false
+	for _, ref := range refs {
+		names := []string{ref}
+		if c := e.self[ref]; c != nil {
+			names = []string{c.ID, c.Name}
+		}
+		for _, n := range names {
+			for _, t := range e.byRef[n] {
+				if n == "" {
+					continue
+				}
+				referenced = true
+				if t.r.Generate {
+					return true
+				}
+			}
 		}
 	}
-	return false
+	return !referenced
 }
 
 // References reports whether any correlation references ref, so that the
@@ -559,7 +568,7 @@ func (e *Engine) add(tg target, o *obs, emit func(event.Alert)) {
 			if key == "" {
 				key = string(e.keyBuf)
 			}
-			win := slices.Clone(es[s : end+1])
+			win := r.members(es[s : end+1])
 			st.es = append(es[:s], es[end+1:]...)
 			if len(st.es) == 0 {
 				delete(r.keys, key)
@@ -650,6 +659,23 @@ func (r *compiled) measure(es []entry) float64 {
 		return vs[max(rank, 1)-1]
 	}
 	return 0
+}
+
+// members returns a copy of the entries of a matching window that make
+// the alert: for temporal_ordered the earliest chain in order, else all.
+func (r *compiled) members(es []entry) []entry {
+	if r.Type != TemporalOrdered {
+		return slices.Clone(es)
+	}
+	var out []entry
+	k := uint64(0)
+	for _, en := range es {
+		if en.x == k {
+			out = append(out, en)
+			k++
+		}
+	}
+	return out
 }
 
 func distinct(es []entry) int {

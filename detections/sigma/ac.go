@@ -1,0 +1,199 @@
+package sigma
+
+import "sort"
+
+// acMatcher is an Aho-Corasick automaton over byte strings that reports
+// which of its patterns occur in a text. States are numbered breadth first;
+// the shallow ones, where a scan spends nearly all its time, get complete
+// transition rows (a DFA), the deeper ones sparse edges and a failure
+// link, which keeps memory small for tens of thousands of patterns.
+type acMatcher struct {
+	class  [256]uint8 // byte -> equivalence class (0: no pattern has it)
+	nclass int
+	ndense int
+	dense  []uint32 // ndense*nclass complete transitions
+	// sparse edges of every state: edgeStart[s]..edgeStart[s+1]
+	edgeStart []uint32
+	edgeClass []uint8
+	edgeNext  []uint32
+	fail      []uint32
+	// outputs of each state, its own and inherited through failure links
+	outStart []uint32
+	outs     []int32
+}
+
+const acDenseBytes = 1 << 20 // budget for complete rows
+
+func newACMatcher(patterns []string) *acMatcher {
+	m := &acMatcher{}
+	// Byte classes: one per byte that occurs in a pattern.
+	var used [256]bool
+	for _, p := range patterns {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	m.nclass = 1
+	for b := 0; b < 256; b++ {
+		if used[b] {
+			m.class[b] = uint8(m.nclass)
+			m.nclass++
+			if m.nclass == 256 { // every byte used: fold the rest into 255
+				m.nclass = 255
+			}
+		}
+	}
+	// Build the trie; children are short lists searched linearly.
+	type tedge struct {
+		c    uint8
+		next uint32
+	}
+	type tnode struct {
+		child []tedge
+		out   []int32
+	}
+	trie := []tnode{{}}
+	for pi, p := range patterns {
+		s := uint32(0)
+		for i := 0; i < len(p); i++ {
+			c := m.class[p[i]]
+			nx, ok := uint32(0), false
+			for _, e := range trie[s].child {
+				if e.c == c {
+					nx, ok = e.next, true
+					break
+				}
+			}
+			if !ok {
+				nx = uint32(len(trie))
+				trie = append(trie, tnode{})
+				trie[s].child = append(trie[s].child, tedge{c, nx})
+			}
+			s = nx
+		}
+		trie[s].out = append(trie[s].out, int32(pi))
+	}
+	// Breadth-first order and renumbering.
+	n := len(trie)
+	order := make([]uint32, 0, n)
+	newID := make([]uint32, n)
+	order = append(order, 0)
+	for i := 0; i < len(order); i++ {
+		s := order[i]
+		newID[s] = uint32(i)
+		ch := trie[s].child
+		sort.Slice(ch, func(a, b int) bool { return ch[a].c < ch[b].c })
+		for _, e := range ch {
+			order = append(order, e.next)
+		}
+	}
+	m.fail = make([]uint32, n)
+	m.edgeStart = make([]uint32, n+1)
+	for i, old := range order {
+		m.edgeStart[i] = uint32(len(m.edgeClass))
+		for _, e := range trie[old].child {
+			m.edgeClass = append(m.edgeClass, e.c)
+			m.edgeNext = append(m.edgeNext, newID[e.next])
+		}
+	}
+	m.edgeStart[n] = uint32(len(m.edgeClass))
+	// Failure links, breadth first.
+	edge := func(s uint32, c uint8) (uint32, bool) {
+		for e := m.edgeStart[s]; e < m.edgeStart[s+1]; e++ {
+			if m.edgeClass[e] == c {
+				return m.edgeNext[e], true
+			}
+		}
+		return 0, false
+	}
+	for s := uint32(0); s < uint32(n); s++ {
+		for e := m.edgeStart[s]; e < m.edgeStart[s+1]; e++ {
+			c, t := m.edgeClass[e], m.edgeNext[e]
+			if s == 0 {
+				m.fail[t] = 0
+				continue
+			}
+			f := m.fail[s]
+			for {
+				if nx, ok := edge(f, c); ok {
+					m.fail[t] = nx
+					break
+				}
+				if f == 0 {
+					m.fail[t] = 0
+					break
+				}
+				f = m.fail[f]
+			}
+		}
+	}
+	// Outputs, inherited along failure links (fail[s] < s in BFS order).
+	outsOf := make([][]int32, n)
+	for i, old := range order {
+		o := append([]int32(nil), trie[old].out...)
+		if i > 0 {
+			o = append(o, outsOf[m.fail[i]]...)
+		}
+		outsOf[i] = o
+	}
+	m.outStart = make([]uint32, n+1)
+	for i := range outsOf {
+		m.outStart[i] = uint32(len(m.outs))
+		m.outs = append(m.outs, outsOf[i]...)
+	}
+	m.outStart[n] = uint32(len(m.outs))
+	// Complete rows for the first states.
+	m.ndense = acDenseBytes / (4 * m.nclass)
+	if m.ndense > n {
+		m.ndense = n
+	}
+	if m.ndense < 1 {
+		m.ndense = 1
+	}
+	m.dense = make([]uint32, m.ndense*m.nclass)
+	for s := 0; s < m.ndense; s++ {
+		for c := 0; c < m.nclass; c++ {
+			var t uint32
+			if nx, ok := edge(uint32(s), uint8(c)); ok {
+				t = nx
+			} else if s > 0 {
+				t = m.dense[int(m.fail[s])*m.nclass+c] // fail[s] < s: already complete
+			}
+			m.dense[s*m.nclass+c] = t
+		}
+	}
+	return m
+}
+
+// scan appends to hits the index of every pattern occurrence in text (a
+// pattern occurring twice is reported twice).
+func (m *acMatcher) scan(text string, hits []int32) []int32 {
+	s := uint32(0)
+	nd := uint32(m.ndense)
+	nc := uint32(m.nclass)
+	for i := 0; i < len(text); i++ {
+		c := m.class[text[i]]
+		for {
+			if s < nd {
+				s = m.dense[s*nc+uint32(c)]
+				break
+			}
+			found := false
+			for e := m.edgeStart[s]; e < m.edgeStart[s+1]; e++ {
+				if m.edgeClass[e] == c {
+					s = m.edgeNext[e]
+					found = true
+					break
+				}
+			}
+			if found {
+				break
+			}
+			s = m.fail[s]
+		}
+		if a, b := m.outStart[s], m.outStart[s+1]; a != b {
+			hits = append(hits, m.outs[a:b]...)
+		}
+	}
+	return hits
+}

@@ -1,0 +1,506 @@
+package sigma
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/danang-soc/vigil/event"
+)
+
+// node is one compiled piece of a condition.
+type node interface {
+	eval(c *evalCtx) bool
+}
+
+type andNode []node
+type orNode []node
+type notNode struct{ n node }
+type constNode bool
+
+func (n andNode) eval(c *evalCtx) bool {
+	for _, x := range n {
+		if !x.eval(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func (n orNode) eval(c *evalCtx) bool {
+	for _, x := range n {
+		if x.eval(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n notNode) eval(c *evalCtx) bool { return !n.n.eval(c) }
+func (n constNode) eval(*evalCtx) bool { return bool(n) }
+
+// fieldMode is how a field's values are compared; every value under one
+// key shares the key's modifiers, hence one mode per field node.
+type fieldMode uint8
+
+const (
+	modeFold     fieldMode = iota // case-insensitive strings (the default)
+	modeCased                     // |cased
+	modeRegex                     // |re
+	modeNum                       // |lt |lte |gt |gte
+	modeCIDR                      // |cidr
+	modeNull                      // value null: absent or null
+	modeExists                    // |exists
+	modeFieldRef                  // |fieldref
+	modeTime                      // |minute |hour |day |week |month |year
+)
+
+// numOp is a numeric comparison with a rule value.
+type numOp struct {
+	op  string // lt lte gt gte eq
+	val float64
+}
+
+func (o numOp) holds(f float64) bool {
+	switch o.op {
+	case "lt":
+		return f < o.val
+	case "lte":
+		return f <= o.val
+	case "gt":
+		return f > o.val
+	case "gte":
+		return f >= o.val
+	}
+	return f == o.val
+}
+
+// fieldNode tests one field against the values of one detection key.
+type fieldNode struct {
+	slot   int32
+	name   string
+	mode   fieldMode
+	all    bool // |all: every value must match
+	neq    bool // |neq: the field is present and matches none
+	exists bool
+	cased  bool         // modeFieldRef: compare case-sensitively
+	strs   []strMatcher // modeFold (lower-cased), modeCased, modeFieldRef (kind only)
+	res    []*regexp.Regexp
+	nums   []numOp
+	nets   []netip.Prefix
+	refs   []int32 // modeFieldRef: slots of the referenced fields
+	part   string  // modeTime
+}
+
+func (n *fieldNode) eval(c *evalCtx) bool {
+	idx := c.field(n.slot)
+	switch n.mode {
+	case modeNull:
+		return idx < 0 || c.e.Fields[idx].Value.Kind == event.KindNull
+	case modeExists:
+		return (idx >= 0) == n.exists
+	}
+	if idx < 0 {
+		return false
+	}
+	v := &c.e.Fields[idx].Value
+	if v.Kind == event.KindNull {
+		return false
+	}
+	var ok bool
+	switch n.mode {
+	case modeFold:
+		ok = matchStrs(n.strs, n.all, c.lower(idx))
+	case modeCased:
+		ok = matchStrs(n.strs, n.all, c.raw(idx))
+	case modeRegex:
+		ok = n.matchRegex(c.raw(idx))
+	case modeNum, modeTime:
+		ok = n.matchNum(elems(v))
+	case modeCIDR:
+		ok = n.matchCIDR(elems(v))
+	case modeFieldRef:
+		ok = n.matchRef(c, idx)
+	}
+	if n.neq {
+		return !ok
+	}
+	return ok
+}
+
+// elems returns a value's elements: the list, or the scalar itself.
+func elems(v *event.Value) []event.Value {
+	if v.Kind == event.KindList {
+		return v.List
+	}
+	return unsafe.Slice(v, 1)
+}
+
+func matchStrs(ms []strMatcher, all bool, vals []string) bool {
+	if all {
+		for i := range ms {
+			if !anyStr(&ms[i], vals) {
+				return false
+			}
+		}
+		return len(ms) > 0
+	}
+	for _, v := range vals {
+		for i := range ms {
+			if ms[i].match(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyStr(m *strMatcher, vals []string) bool {
+	for _, v := range vals {
+		if m.match(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *fieldNode) matchRegex(vals []string) bool {
+	for _, re := range n.res {
+		hit := false
+		for _, v := range vals {
+			if re.MatchString(v) {
+				hit = true
+				break
+			}
+		}
+		if hit && !n.all {
+			return true
+		}
+		if !hit && n.all {
+			return false
+		}
+	}
+	return n.all && len(n.res) > 0
+}
+
+func (n *fieldNode) matchNum(vals []event.Value) bool {
+	hits := 0
+	for _, op := range n.nums {
+		hit := false
+		for i := range vals {
+			var f float64
+			var ok bool
+			if n.mode == modeTime {
+				f, ok = timePart(vals[i].Str, n.part)
+			} else {
+				f, ok = vals[i].Float()
+			}
+			if ok && op.holds(f) {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			if !n.all {
+				return true
+			}
+			hits++
+		} else if n.all {
+			return false
+		}
+	}
+	return n.all && hits > 0
+}
+
+func (n *fieldNode) matchCIDR(vals []event.Value) bool {
+	for i := range vals {
+		a, err := netip.ParseAddr(strings.TrimSpace(vals[i].Str))
+		if err != nil {
+			continue
+		}
+		a = a.Unmap()
+		for _, p := range n.nets {
+			if p.Contains(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (n *fieldNode) matchRef(c *evalCtx, idx int) bool {
+	cased := n.cased
+	var vals []string
+	if cased {
+		vals = c.raw(idx)
+	} else {
+		vals = c.lower(idx)
+	}
+	hits := 0
+	for i, slot := range n.refs {
+		j := c.field(slot)
+		hit := false
+		if j >= 0 {
+			var others []string
+			if cased {
+				others = c.raw(j)
+			} else {
+				others = c.lower(j)
+			}
+			kind := n.strs[i].kind
+			for _, o := range others {
+				m := strMatcher{kind: kind, s: o}
+				if anyStr(&m, vals) {
+					hit = true
+					break
+				}
+			}
+		}
+		if hit {
+			if !n.all {
+				return true
+			}
+			hits++
+		} else if n.all {
+			return false
+		}
+	}
+	return n.all && hits > 0
+}
+
+// timePart extracts a time modifier's number from a timestamp.
+func timePart(s, part string) (float64, bool) {
+	t, ok := parseTime(strings.TrimSpace(s))
+	if !ok {
+		return 0, false
+	}
+	switch part {
+	case "minute":
+		return float64(t.Minute()), true
+	case "hour":
+		return float64(t.Hour()), true
+	case "day":
+		return float64(t.Day()), true
+	case "week":
+		_, w := t.ISOWeek()
+		return float64(w), true
+	case "month":
+		return float64(t.Month()), true
+	case "year":
+		return float64(t.Year()), true
+	}
+	return 0, false
+}
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+func parseTime(s string) (time.Time, bool) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// keywordNode searches every field value (and the raw record) for its
+// values, as the rules spec's keyword lists do.
+type keywordNode struct {
+	strs  []strMatcher
+	all   bool
+	cased bool
+	res   []*regexp.Regexp
+}
+
+func (n *keywordNode) eval(c *evalCtx) bool {
+	if n.all {
+		for i := range n.strs {
+			if !n.one(c, i) {
+				return false
+			}
+		}
+		return len(n.strs) > 0
+	}
+	for i := range n.strs {
+		if n.one(c, i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *keywordNode) one(c *evalCtx, i int) bool {
+	m := &n.strs[i]
+	for idx := range c.e.Fields {
+		if c.e.Fields[idx].Value.Kind == event.KindNull {
+			continue
+		}
+		var vals []string
+		if n.cased {
+			vals = c.raw(idx)
+		} else {
+			vals = c.lower(idx)
+		}
+		if anyStr(m, vals) {
+			return true
+		}
+	}
+	if c.e.Raw != "" {
+		if n.cased {
+			return m.match(c.e.Raw)
+		}
+		return m.match(c.lowerRaw())
+	}
+	return false
+}
+
+// evalCtx is the per-call scratch of one Match: which event field each
+// rule field resolves to and each value lower-cased, each computed at most
+// once. Generation counters make resetting it O(1).
+type evalCtx struct {
+	e    *event.Event
+	keys []string // per slot: the event key to read (field mappings)
+	gen  uint32
+
+	slotGen []uint32
+	slotIdx []int32
+	loGen   []uint32 // per event field index
+	lo      [][]string
+	rawGen  []uint32
+	rawS    [][]string
+	rawLo   string
+	rawLoOK bool
+	buf     []byte
+
+	// prefilter state
+	needleGen []uint32
+	cands     []int32
+	hits      []int32
+}
+
+func newEvalCtx(slots, needles int) *evalCtx {
+	return &evalCtx{
+		slotGen:   make([]uint32, slots),
+		slotIdx:   make([]int32, slots),
+		needleGen: make([]uint32, needles),
+	}
+}
+
+func (c *evalCtx) reset(e *event.Event, keys []string) {
+	c.e, c.keys = e, keys
+	c.gen++
+	if c.gen == 0 { // wrapped: clear every stamp once
+		clear(c.slotGen)
+		clear(c.loGen)
+		clear(c.rawGen)
+		clear(c.needleGen)
+		c.gen = 1
+	}
+	if n := len(e.Fields); n > len(c.loGen) {
+		c.loGen = append(c.loGen, make([]uint32, n-len(c.loGen))...)
+		c.rawGen = append(c.rawGen, make([]uint32, n-len(c.rawGen))...)
+		c.lo = append(c.lo, make([][]string, n-len(c.lo))...)
+		c.rawS = append(c.rawS, make([][]string, n-len(c.rawS))...)
+	}
+	c.buf = c.buf[:0]
+	c.rawLoOK = false
+	c.cands = c.cands[:0]
+}
+
+// field resolves a rule field slot to an event field index, or -1.
+func (c *evalCtx) field(slot int32) int {
+	if c.slotGen[slot] == c.gen {
+		return int(c.slotIdx[slot])
+	}
+	i := c.e.Fields.Index(c.keys[slot])
+	c.slotGen[slot] = c.gen
+	c.slotIdx[slot] = int32(i)
+	return i
+}
+
+// lower returns the lower-cased text of each element of field idx.
+func (c *evalCtx) lower(idx int) []string {
+	if c.loGen[idx] == c.gen {
+		return c.lo[idx]
+	}
+	out := c.lo[idx][:0]
+	for _, el := range elems(&c.e.Fields[idx].Value) {
+		out = append(out, c.fold(el.Str))
+	}
+	c.lo[idx] = out
+	c.loGen[idx] = c.gen
+	return out
+}
+
+// raw returns the text of each element of field idx.
+func (c *evalCtx) raw(idx int) []string {
+	if c.rawGen[idx] == c.gen {
+		return c.rawS[idx]
+	}
+	out := c.rawS[idx][:0]
+	for _, el := range elems(&c.e.Fields[idx].Value) {
+		out = append(out, el.Str)
+	}
+	c.rawS[idx] = out
+	c.rawGen[idx] = c.gen
+	return out
+}
+
+func (c *evalCtx) lowerRaw() string {
+	if !c.rawLoOK {
+		c.rawLo = strings.ToLower(c.e.Raw)
+		c.rawLoOK = true
+	}
+	return c.rawLo
+}
+
+// fold lower-cases s into the scratch buffer; the result stays valid for
+// this evaluation (a grown buffer leaves earlier strings on the old one).
+func (c *evalCtx) fold(s string) string {
+	i := 0
+	for ; i < len(s); i++ {
+		b := s[i]
+		if b >= utf8.RuneSelf || ('A' <= b && b <= 'Z') {
+			break
+		}
+	}
+	if i == len(s) {
+		return s // already lower case: no copy
+	}
+	start := len(c.buf)
+	c.buf = append(c.buf, s[:i]...)
+	for ; i < len(s); i++ {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			c.buf = append(c.buf, b)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			c.buf = append(c.buf, b)
+			continue
+		}
+		c.buf = utf8.AppendRune(c.buf, unicode.ToLower(r))
+		i += size - 1
+	}
+	return bufString(c.buf[start:])
+}
+
+// foldString lower-cases at compile time exactly as fold does at match time.
+func foldString(s string) string {
+	var c evalCtx
+	return strings.Clone(c.fold(s))
+}

@@ -1,0 +1,449 @@
+package sigma
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/danang-soc/vigil/event"
+)
+
+// Ruleset is a compiled, immutable set of rules with its routing and
+// prefilter. Match is safe for concurrent use.
+type Ruleset struct {
+	rules     []*Rule
+	corrs     []*Correlation
+	slotNames []string
+	index     *sourceIndex
+	pre       *prefilter
+
+	buckets atomic.Pointer[map[bucketKey]*bucket]
+	mu      sync.Mutex // serialises bucket construction
+	pool    sync.Pool  // *evalCtx
+}
+
+// Rules returns the rules in load order (sorted by path, then position).
+func (rs *Ruleset) Rules() []*Rule { return rs.rules }
+
+// Correlations returns the correlation rules.
+func (rs *Ruleset) Correlations() []*Correlation { return rs.corrs }
+
+// Len is the number of detection rules.
+func (rs *Ruleset) Len() int { return len(rs.rules) }
+
+// Rule returns the rule with an id (or name), or nil.
+func (rs *Ruleset) Rule(ref string) *Rule {
+	for _, r := range rs.rules {
+		if r.ID == ref || (r.Name != "" && r.Name == ref) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Load compiles every .yml and .yaml file under roots (files or
+// directories) of fsys. A rule that fails is reported and left out; it
+// never stops the others.
+func Load(cfg Config, fsys fs.FS, roots ...string) (*Ruleset, []RuleError) {
+	b := newBuilder(cfg)
+	if b.cfgErr != nil {
+		return b.build()
+	}
+	for _, root := range roots {
+		err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				b.errs = append(b.errs, RuleError{Path: p, Err: err})
+				return nil
+			}
+			if d.IsDir() || !isRuleFile(p) {
+				if !d.IsDir() && p == root {
+					b.errs = append(b.errs, RuleError{Path: p, Err: fmt.Errorf("not a .yml or .yaml file")})
+				}
+				return nil
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				b.errs = append(b.errs, RuleError{Path: p, Err: err})
+				return nil
+			}
+			b.files = append(b.files, ruleFile{p, data})
+			return nil
+		})
+		if err != nil {
+			b.errs = append(b.errs, RuleError{Path: root, Err: err})
+		}
+	}
+	return b.build()
+}
+
+// LoadPaths is Load over operating-system paths: files, or directories
+// searched recursively for .yml and .yaml files.
+func LoadPaths(cfg Config, paths ...string) (*Ruleset, []RuleError) {
+	b := newBuilder(cfg)
+	if b.cfgErr != nil {
+		return b.build()
+	}
+	for _, root := range paths {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				b.errs = append(b.errs, RuleError{Path: p, Err: err})
+				return nil
+			}
+			if d.IsDir() || (!isRuleFile(p) && p != root) {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				b.errs = append(b.errs, RuleError{Path: p, Err: err})
+				return nil
+			}
+			b.files = append(b.files, ruleFile{p, data})
+			return nil
+		})
+		if err != nil {
+			b.errs = append(b.errs, RuleError{Path: root, Err: err})
+		}
+	}
+	return b.build()
+}
+
+func isRuleFile(p string) bool {
+	return strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")
+}
+
+type ruleFile struct {
+	path string
+	data []byte
+}
+
+type builder struct {
+	cfg    Config
+	cfgErr error
+	files  []ruleFile
+	errs   []RuleError
+}
+
+func newBuilder(cfg Config) *builder {
+	b := &builder{cfg: cfg}
+	if err := cfg.Validate(); err != nil {
+		b.cfgErr = err
+		b.errs = append(b.errs, RuleError{Path: "<config>", Err: err})
+	}
+	return b
+}
+
+func (b *builder) build() (*Ruleset, []RuleError) {
+	cp := newCompiler(&b.cfg)
+	rs := &Ruleset{}
+	sort.SliceStable(b.files, func(i, j int) bool { return b.files[i].path < b.files[j].path })
+	var filters []*filterDoc
+	byID := map[string]*Rule{}
+	byName := map[string]*Rule{}
+	corrByRef := map[string]*Correlation{}
+	for _, f := range b.files {
+		docs, errs := cp.parseFile(f.path, f.data)
+		b.errs = append(b.errs, errs...)
+		for _, d := range docs {
+			switch {
+			case d.rule != nil:
+				r := d.rule
+				if r.ID != "" {
+					if o := byID[r.ID]; o != nil {
+						b.errs = append(b.errs, RuleError{Path: r.Path, Line: r.Line, RuleID: r.ID,
+							Err: fmt.Errorf("duplicate rule id %s (first at %s:%d)", r.ID, o.Path, o.Line)})
+						continue
+					}
+					byID[r.ID] = r
+				}
+				if r.Name != "" {
+					if o := byName[r.Name]; o != nil {
+						b.errs = append(b.errs, RuleError{Path: r.Path, Line: r.Line, RuleID: r.ID,
+							Err: fmt.Errorf("duplicate rule name %q (first at %s:%d)", r.Name, o.Path, o.Line)})
+						continue
+					}
+					byName[r.Name] = r
+				}
+				r.index = len(rs.rules)
+				rs.rules = append(rs.rules, r)
+			case d.filter != nil:
+				filters = append(filters, d.filter)
+			case d.corr != nil:
+				rs.corrs = append(rs.corrs, d.corr)
+				for _, k := range []string{d.corr.ID, d.corr.Name} {
+					if k != "" {
+						corrByRef[k] = d.corr
+					}
+				}
+			}
+		}
+	}
+	find := func(ref string) *Rule {
+		if r := byID[ref]; r != nil {
+			return r
+		}
+		return byName[ref]
+	}
+	for _, f := range filters {
+		var missing []string
+		for _, ref := range f.rules {
+			r := find(ref)
+			if r == nil {
+				missing = append(missing, ref)
+				continue
+			}
+			r.expr = andNode{r.expr, notNode{f.expr}}
+			name := f.title
+			if f.id != "" {
+				name = f.id
+			}
+			r.Filters = append(r.Filters, name)
+		}
+		if len(missing) > 0 {
+			b.errs = append(b.errs, RuleError{Path: f.path, Line: f.line, RuleID: f.id,
+				Err: fmt.Errorf("filter refers to unknown rules %s", strings.Join(missing, ", "))})
+		}
+	}
+	var corrs []*Correlation
+	for _, c := range rs.corrs {
+		var missing []string
+		c.RuleIDs = make([]string, len(c.Rules))
+		for i, ref := range c.Rules {
+			c.RuleIDs[i] = ref
+			if r := find(ref); r != nil {
+				if r.ID != "" {
+					c.RuleIDs[i] = r.ID
+				}
+				if !c.Generate {
+					r.CorrelationOnly = true
+				}
+				continue
+			}
+			if o := corrByRef[ref]; o != nil && o != c {
+				if o.ID != "" {
+					c.RuleIDs[i] = o.ID
+				}
+				continue
+			}
+			missing = append(missing, ref)
+		}
+		if len(missing) > 0 {
+			b.errs = append(b.errs, RuleError{Path: c.Path, Line: c.Line, RuleID: c.ID,
+				Err: fmt.Errorf("correlation refers to unknown rules %s", strings.Join(missing, ", "))})
+			continue
+		}
+		corrs = append(corrs, c)
+	}
+	rs.corrs = corrs
+	for _, r := range rs.rules {
+		r.needles, _ = needlesOf(r.expr)
+		if len(r.needles) == 0 {
+			r.needles = nil
+		}
+	}
+	rs.slotNames = cp.names
+	mapping := b.cfg.LogSources
+	if mapping == nil {
+		mapping = DefaultLogSources()
+	}
+	rs.index = newSourceIndex(mapping)
+	rs.pre = buildPrefilter(rs.rules)
+	empty := map[bucketKey]*bucket{}
+	rs.buckets.Store(&empty)
+	nNeedles := len(rs.pre.needleRules)
+	nSlots := len(rs.slotNames)
+	rs.pool.New = func() any { return newEvalCtx(nSlots, nNeedles) }
+	return rs, b.errs
+}
+
+// bucketKey identifies a routing bucket: the event's own log source, or
+// the mapping entries it fits.
+type bucketKey struct {
+	src     event.LogSource
+	entries [4]uint16
+	n       uint8
+	more    string // entry list when more than four fit
+}
+
+// bucket is the rules that apply to one kind of event.
+type bucket struct {
+	rules  []int32 // rules without needles, always evaluated, in order
+	member []uint64
+	scans  []*slotScan
+	keys   []string // per slot: the event field it reads
+	any    bool     // no rule at all applies
+}
+
+func (b *bucket) has(ri int32) bool { return b.member[ri>>6]&(1<<(ri&63)) != 0 }
+
+// Match calls fn for every rule that matches e, filters applied, in rule
+// order. fn must not keep e beyond the call.
+func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
+	b := rs.bucketFor(e)
+	if !b.any {
+		return
+	}
+	c := rs.pool.Get().(*evalCtx)
+	c.reset(e, b.keys)
+	for _, sc := range b.scans {
+		idx := c.field(sc.slot)
+		if idx < 0 {
+			continue
+		}
+		for _, v := range c.lower(idx) {
+			c.hits = sc.ac.scan(v, c.hits[:0])
+			for _, h := range c.hits {
+				nid := sc.ids[h]
+				if c.needleGen[nid] == c.gen {
+					continue
+				}
+				c.needleGen[nid] = c.gen
+				for _, ri := range rs.pre.needleRules[nid] {
+					if b.has(ri) {
+						c.cands = append(c.cands, ri)
+					}
+				}
+			}
+		}
+	}
+	cands := c.cands
+	if len(cands) > 0 {
+		slices.Sort(cands)
+		cands = slices.Compact(cands)
+	}
+	// Merge the always-evaluated rules with the candidates, in rule order.
+	i, j := 0, 0
+	for i < len(b.rules) || j < len(cands) {
+		var ri int32
+		switch {
+		case j >= len(cands) || (i < len(b.rules) && b.rules[i] < cands[j]):
+			ri = b.rules[i]
+			i++
+		default:
+			ri = cands[j]
+			j++
+		}
+		r := rs.rules[ri]
+		if r.expr.eval(c) {
+			fn(r)
+		}
+	}
+	c.e = nil
+	rs.pool.Put(c)
+}
+
+func (rs *Ruleset) bucketFor(e *event.Event) *bucket {
+	var k bucketKey
+	var entries []int
+	if !e.Source.IsZero() {
+		k.src = e.Source
+	} else {
+		entries = rs.index.match(e)
+		if len(entries) <= len(k.entries) {
+			for i, x := range entries {
+				k.entries[i] = uint16(x)
+			}
+			k.n = uint8(len(entries))
+		} else {
+			k.more = fmt.Sprint(entries)
+		}
+	}
+	if b := (*rs.buckets.Load())[k]; b != nil {
+		return b
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	old := *rs.buckets.Load()
+	if b := old[k]; b != nil {
+		return b
+	}
+	b := rs.newBucket(e.Source, entries)
+	next := make(map[bucketKey]*bucket, len(old)+1)
+	for kk, v := range old {
+		next[kk] = v
+	}
+	next[k] = b
+	rs.buckets.Store(&next)
+	return b
+}
+
+func (rs *Ruleset) newBucket(src event.LogSource, entries []int) *bucket {
+	b := &bucket{member: make([]uint64, (len(rs.rules)+63)/64)}
+	b.keys = slices.Clone(rs.slotNames)
+	var sources []event.LogSource
+	for _, x := range entries {
+		m := rs.index.entries[x]
+		sources = append(sources, m.Source())
+		for from, to := range m.Fields {
+			if s, ok := slotIndex(rs.slotNames, from); ok && b.keys[s] == rs.slotNames[s] {
+				b.keys[s] = to
+			}
+		}
+	}
+	slots := map[int32]bool{}
+	for _, r := range rs.rules {
+		ok := false
+		switch {
+		case !src.IsZero():
+			ok = lenientCompatible(r.LogSource, src)
+		case len(sources) == 0:
+			ok = true
+		default:
+			for _, s := range sources {
+				if strictCompatible(r.LogSource, s) {
+					ok = true
+					break
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		b.any = true
+		ri := int32(r.index)
+		if r.needles == nil {
+			b.rules = append(b.rules, ri)
+			continue
+		}
+		b.member[ri>>6] |= 1 << (ri & 63)
+		for _, n := range r.needles {
+			slots[n.slot] = true
+		}
+	}
+	for s := range slots {
+		b.scans = append(b.scans, rs.pre.scans[s])
+	}
+	sort.Slice(b.scans, func(i, j int) bool { return b.scans[i].slot < b.scans[j].slot })
+	return b
+}
+
+func slotIndex(names []string, name string) (int, bool) {
+	for i, n := range names {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// lenientCompatible: every part the rule names equals the event's, or the
+// event does not know that part (the DESIGN.md contract for events that
+// carry their log source).
+func lenientCompatible(rule, ev event.LogSource) bool {
+	return part(rule.Product, ev.Product, true) && part(rule.Category, ev.Category, true) && part(rule.Service, ev.Service, true)
+}
+
+// strictCompatible: every part the rule names equals the mapped source's
+// (a mapping describes its events completely, as thor.yml does).
+func strictCompatible(rule, src event.LogSource) bool {
+	return part(rule.Product, src.Product, false) && part(rule.Category, src.Category, false) && part(rule.Service, src.Service, false)
+}
+
+func part(rule, ev string, lenient bool) bool {
+	return rule == "" || rule == ev || (lenient && ev == "")
+}

@@ -33,6 +33,8 @@ type command struct {
 var commands = []command{
 	{"version", "print the version", cmdVersion},
 	{"decode", "decode database sessions from a capture file", cmdDecode},
+	{"tokens", "create, list and revoke API tokens", cmdTokens},
+	{"users", "create and list console accounts", cmdUsers},
 }
 
 func main() {

@@ -115,6 +115,7 @@ type Session struct {
 	loginTime              time.Time
 	loginEmitted           bool
 	encrypted              bool
+	srvSeen                bool // bytes came from the server
 
 	stmts   map[uint32]*stmt
 	pending []*command
@@ -189,7 +190,11 @@ func (s *Session) Gap(fromClient bool) {
 		s.srv.lost = true
 		s.srv.reset()
 		s.zsrv.lost = true
-		s.pending = s.pending[:0]
+		if s.srvSeen {
+			// Answers were lost: the commands waiting for them cannot
+			// be matched any more.
+			s.pending = s.pending[:0]
+		}
 	}
 }
 
@@ -210,6 +215,7 @@ func (s *Session) Server(ts time.Time, b []byte) {
 	if s.phase >= phaseEncrypted {
 		return
 	}
+	s.srvSeen = true
 	if s.compress {
 		s.inflate(&s.zsrv, false, ts, b)
 		return

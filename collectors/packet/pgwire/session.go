@@ -53,6 +53,7 @@ type Session struct {
 	loggedIn      bool
 	encryption    string // "tls" or "gssapi"
 	pid           string
+	srvSeen       bool // bytes came from the server
 	lastTime      time.Time
 
 	stmts   map[string]prepared
@@ -127,7 +128,7 @@ func (s *Session) Gap(fromClient bool) {
 	}
 	f.lost = true
 	f.reset()
-	if !fromClient {
+	if !fromClient && s.srvSeen {
 		// Answers were lost: the requests waiting for them cannot be
 		// matched any more.
 		s.pending = s.pending[:0]
@@ -149,6 +150,7 @@ func (s *Session) Server(ts time.Time, b []byte) {
 	if s.phase >= phaseEncrypted || len(b) == 0 {
 		return
 	}
+	s.srvSeen = true
 	if (s.phase == phaseSSL || s.phase == phaseGSS) && s.srv.nhdr == 0 && s.srv.remain == 0 && !s.srv.lost {
 		// The one-byte answer to SSLRequest or GSSENCRequest.
 		switch c := b[0]; {

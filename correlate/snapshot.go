@@ -130,7 +130,9 @@ func (e *Engine) Restore(r io.Reader) error {
 			if len(r.keys) >= e.cfg.MaxKeysPerRule {
 				e.evict(r)
 			}
-			r.keys[k] = &keyState{es: es}
+			st := newKeyState()
+			st.es = append(st.es, es...)
+			r.keys[k] = st
 			if r.atClose {
 				r.due = append(r.due, due{at: es[0].t + r.span, key: k})
 			}

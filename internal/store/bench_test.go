@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/danang-soc/vigil/event"
+)
+
+// TestMain removes the shared benchmark database.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	users = []string{"postgres", "admin", "app", "report", "backup", "etl", "nguyenvana", "tranthib"}
+	dbs   = []string{"hr", "shop", "citizens", "billing", "postgres"}
+	ops   = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "COPY", "ALTER"}
+	words = []string{"connection", "authorized", "statement", "duration", "checkpoint", "password", "authentication",
+		"failed", "disconnection", "session", "relation", "permission", "denied", "vacuum", "analyze", "lock", "timeout"}
+)
+
+// dbEvent is a realistic database event: 15 fields, as the PostgreSQL
+// collector makes them.
+func dbEvent(r *rand.Rand, at time.Time) event.Event {
+	user, db, op := users[r.IntN(len(users))], dbs[r.IntN(len(dbs))], ops[r.IntN(len(ops))]
+	host := fmt.Sprintf("db%02d", r.IntN(20))
+	table := fmt.Sprintf("t_%d", r.IntN(500))
+	stmt := op + " * FROM " + table + " WHERE id = " + fmt.Sprint(r.IntN(100000))
+	msg := words[r.IntN(len(words))] + " " + words[r.IntN(len(words))] + " " + words[r.IntN(len(words))] + ": " + stmt
+	e := event.Event{Time: at, Received: at.Add(20 * time.Millisecond), Source: event.LogSource{Product: "postgresql", Category: "database"}}
+	e.Fields = event.Fields{
+		{Key: "host.name", Value: event.String(host)},
+		{Key: "agent.id", Value: event.String("agent-" + host)},
+		{Key: "event.category", Value: event.String("database")},
+		{Key: "event.action", Value: event.String("query")},
+		{Key: "event.outcome", Value: event.String([]string{"success", "failure"}[r.IntN(2)])},
+		{Key: "user.name", Value: event.String(user)},
+		{Key: "source.ip", Value: event.String(fmt.Sprintf("10.%d.%d.%d", r.IntN(4), r.IntN(256), r.IntN(256)))},
+		{Key: "source.port", Value: event.Int(int64(30000 + r.IntN(30000)))},
+		{Key: "db.system", Value: event.String("postgresql")},
+		{Key: "db.name", Value: event.String(db)},
+		{Key: "db.user", Value: event.String(user)},
+		{Key: "db.operation", Value: event.String(op)},
+		{Key: "db.statement", Value: event.String(stmt)},
+		{Key: "db.response.rows", Value: event.Int(int64(r.IntN(5000)))},
+		{Key: "message", Value: event.String(msg)},
+	}
+	e.Raw = at.Format(time.RFC3339) + " [" + fmt.Sprint(1000+r.IntN(9000)) + "] " + user + "@" + db + " LOG:  " + msg
+	e.ID = event.NewID(e.Received)
+	return e
+}
+
+func dbEvents(seed uint64, n int, start time.Time, step time.Duration) []event.Event {
+	r := rand.New(rand.NewPCG(seed, 1))
+	out := make([]event.Event, n)
+	for i := range out {
+		out[i] = dbEvent(r, start.Add(time.Duration(i)*step))
+	}
+	return out
+}
+
+// BenchmarkWriteEvents measures batched ingest; events/s is the figure.
+func BenchmarkWriteEvents(b *testing.B) {
+	for _, batch := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := openTest(b, Config{})
+			evs := dbEvents(1, b.N*batch, t0, time.Millisecond)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.WriteEvents(ctx, evs[i*batch:(i+1)*batch]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+const benchEvents = 1_000_000
+
+var (
+	benchOnce  sync.Once
+	benchDir   string
+	benchStore *Store
+	benchErr   error
+)
+
+// bigStore builds, once per test binary, a store of benchEvents database
+// events over 30 days.
+func bigStore(b *testing.B) *Store {
+	benchOnce.Do(func() {
+		benchDir, benchErr = os.MkdirTemp("", "vigil-store-bench")
+		if benchErr != nil {
+			return
+		}
+		now := t0.AddDate(0, 0, 30)
+		benchStore, benchErr = Open(context.Background(), Config{
+			Path: filepath.Join(benchDir, FileName),
+			Now:  func() time.Time { return now },
+		})
+		if benchErr != nil {
+			return
+		}
+		start := time.Now()
+		step := 30 * 24 * time.Hour / benchEvents
+		const batch = 5000
+		for i := 0; i < benchEvents && benchErr == nil; i += batch {
+			_, benchErr = benchStore.WriteEvents(context.Background(), dbEvents(uint64(i), batch, t0.Add(time.Duration(i)*step), step))
+		}
+		fmt.Fprintf(os.Stderr, "built %d events in %v\n", benchEvents, time.Since(start).Round(time.Millisecond))
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchStore
+}
+
+// BenchmarkEventsFirstPage measures the first page (100 events) of queries
+// an analyst would type, over a million stored events.
+func BenchmarkEventsFirstPage(b *testing.B) {
+	s := bigStore(b)
+	for _, q := range []string{
+		"",
+		"host.name:db07",
+		"failed",
+		`"permission denied"`,
+		"password authentication failed",
+		"user.name:nguyenvana AND db.name:citizens",
+		"db.operation:COPY AND db.response.rows >= 4990",
+		"host.name:db07 AND event.outcome:failure AND NOT user.name:app",
+		"db.statement:*t_42*",
+		"@timestamp:[2026-03-20 TO 2026-03-21] AND denied",
+	} {
+		b.Run(q, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				if _, err := s.Events(ctx, Query{Q: q}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

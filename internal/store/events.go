@@ -1,0 +1,273 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query"
+)
+
+// FieldStatement is the database statement field, indexed for full text
+// beside the message.
+const FieldStatement = "db.statement"
+
+// ErrNoID is returned for an event or alert written without an ID: IDs are
+// assigned at ingest and are the idempotency key, so the store never makes
+// one up.
+var ErrNoID = errors.New("no id")
+
+// insertChunk is how many events one INSERT statement carries: fewer
+// statements cost less than the rows they carry (8 parameters a row).
+const insertChunk = 64
+
+// WriteEvents stores a batch in one transaction and returns how many were
+// new. Writing an event whose ID is already stored does nothing, so that
+// re-delivery from the bus never makes a duplicate.
+func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted int, err error) {
+	for i := range batch {
+		if batch[i].ID.IsZero() {
+			return 0, fmt.Errorf("writing events: event %d: %w", i, ErrNoID)
+		}
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, fullFTS: s.insFTS}
+		for len(batch) > 0 {
+			n := min(len(batch), insertChunk)
+			k, err := w.chunk(ctx, batch[:n])
+			if err != nil {
+				return err
+			}
+			inserted += k
+			batch = batch[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("writing events: %w", err)
+	}
+	return inserted, nil
+}
+
+type eventWriter struct {
+	tx            *sql.Tx
+	buf           []byte
+	args          []any
+	full, fullFTS *sql.Stmt // prepared for insertChunk rows
+}
+
+const (
+	insertEventsSQL = `INSERT OR IGNORE INTO events (id, time, received, product, category, service, host, doc) VALUES `
+	insertEventRow  = "(?,?,?,?,?,?,?,?)"
+	insertFTSSQL    = `INSERT INTO events_fts (rowid, message, statement) VALUES `
+	insertFTSRow    = "(?,?,?)"
+)
+
+func rowsSQL(prefix, row, suffix string, n int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(suffix)
+	return b.String()
+}
+
+// chunk inserts events with one statement and indexes the new ones.
+func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error) {
+	w.buf = w.buf[:0]
+	w.args = w.args[:0]
+	ends := make([]int, len(evs))
+	for i := range evs {
+		w.buf = evs[i].AppendJSON(w.buf)
+		ends[i] = len(w.buf)
+	}
+	docs := string(w.buf) // one allocation for the chunk's documents
+	start := 0
+	for i := range evs {
+		e := &evs[i]
+		w.args = append(w.args, e.ID[:], nanos(e.Time), nanos(e.Received),
+			e.Source.Product, e.Source.Category, e.Source.Service, hostOf(e), docs[start:ends[i]])
+		start = ends[i]
+	}
+	var rows *sql.Rows
+	var err error
+	if len(evs) == insertChunk {
+		rows, err = w.tx.StmtContext(ctx, w.full).QueryContext(ctx, w.args...)
+	} else {
+		rows, err = w.tx.QueryContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq, id", len(evs)), w.args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	// RETURNING names the rows that were new, in no promised order.
+	news := make(map[event.ID]int64, len(evs))
+	for rows.Next() {
+		var seq int64
+		var id []byte
+		if err := rows.Scan(&seq, &id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		news[event.ID(id)] = seq
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	inserted := len(news)
+	if inserted == 0 {
+		return 0, nil
+	}
+	// Index the text of the new events.
+	w.args = w.args[:0]
+	for i := range evs {
+		seq, ok := news[evs[i].ID]
+		if !ok {
+			continue
+		}
+		delete(news, evs[i].ID) // a duplicate inside the chunk is indexed once
+		msg, stmt := evs[i].Fields.Str(event.FieldMessage), evs[i].Fields.Str(FieldStatement)
+		if msg != "" || stmt != "" {
+			w.args = append(w.args, seq, foldText(msg), foldText(stmt))
+		}
+	}
+	if n := len(w.args) / 3; n == insertChunk {
+		_, err = w.tx.StmtContext(ctx, w.fullFTS).ExecContext(ctx, w.args...)
+	} else if n > 0 {
+		_, err = w.tx.ExecContext(ctx, rowsSQL(insertFTSSQL, insertFTSRow, "", n), w.args...)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("indexing events: %w", err)
+	}
+	return inserted, nil
+}
+
+// hostOf is the host column: "host.name", its first value when an event
+// carries several.
+func hostOf(e *event.Event) string {
+	v, ok := e.Fields.Get(event.FieldHost)
+	if !ok {
+		return ""
+	}
+	if v.Kind == event.KindList {
+		if len(v.List) == 0 {
+			return ""
+		}
+		return v.List[0].Str
+	}
+	return v.Str
+}
+
+// Query selects events.
+type Query struct {
+	// Q is a query string in the language of internal/query; empty matches
+	// every event.
+	Q string
+	// From (inclusive) and To (exclusive) bound the event time; zero is open.
+	From, To time.Time
+	// Limit is the page size (default DefaultLimit, at most MaxLimit).
+	Limit int
+	// Cursor is the Next of the previous page.
+	Cursor string
+}
+
+// Events returns the events that match q, newest first. A query that does
+// not parse or cannot run is a *query.Error carrying its position.
+func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) {
+	var page Page[event.Event]
+	node, err := query.Parse(q.Q)
+	if err != nil {
+		return page, err
+	}
+	tr := translator{q: q.Q, now: s.cfg.Now()}
+	where, err := tr.node(node)
+	if err != nil {
+		return page, err
+	}
+	stmt := `SELECT e.seq, e.time, e.doc FROM events e WHERE ` + where
+	args := tr.args
+	if !q.From.IsZero() {
+		stmt += ` AND e.time >= ?`
+		args = append(args, nanos(q.From))
+	}
+	if !q.To.IsZero() {
+		stmt += ` AND e.time < ?`
+		args = append(args, nanos(q.To))
+	}
+	if q.Cursor != "" {
+		key, _, err := decodeCursor(q.Cursor, 'e', 2, 0)
+		if err != nil {
+			return page, err
+		}
+		stmt += ` AND (e.time, e.seq) < (?, ?)`
+		args = append(args, key[0], key[1])
+	}
+	n := limit(q.Limit)
+	stmt += ` ORDER BY e.time DESC, e.seq DESC LIMIT ?`
+	args = append(args, n+1)
+	rows, err := s.r.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return page, fmt.Errorf("searching events: %w", err)
+	}
+	defer rows.Close()
+	var lastTime, lastSeq int64
+	var doc []byte
+	for rows.Next() {
+		if len(page.Items) == n {
+			page.Next = encodeCursor('e', []int64{lastTime, lastSeq}, nil)
+			break
+		}
+		if err := rows.Scan(&lastSeq, &lastTime, &doc); err != nil {
+			return page, fmt.Errorf("searching events: %w", err)
+		}
+		ev, err := event.DecodeJSON(doc)
+		if err != nil {
+			return page, fmt.Errorf("decoding stored event %d: %w", lastSeq, err)
+		}
+		page.Items = append(page.Items, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("searching events: %w", err)
+	}
+	return page, nil
+}
+
+// eventsByID returns the stored events among ids, oldest first.
+func (s *Store) eventsByID(ctx context.Context, stmt string, args ...any) ([]event.Event, error) {
+	rows, err := s.r.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []event.Event
+	var doc []byte
+	for rows.Next() {
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		ev, err := event.DecodeJSON(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// foldText prepares text for the full-text index and for full-text queries.
+// FTS5 folds case and diacritics, but the Vietnamese đ is a letter of its
+// own, not a d with a mark: analysts type "dang nhap" for "đăng nhập", so
+// it is folded here, on both sides.
+func foldText(s string) string {
+	if !strings.ContainsAny(s, "đĐ") {
+		return s
+	}
+	return strings.NewReplacer("đ", "d", "Đ", "D").Replace(s)
+}

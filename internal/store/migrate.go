@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are the schema changes in order; migrations[n] takes the
+// schema from version n-1 to n. Append only: a released migration is never
+// edited.
+var migrations = []string{
+	0: ``,
+	1: `
+CREATE TABLE events (
+	seq      INTEGER PRIMARY KEY,
+	id       BLOB    NOT NULL,
+	time     INTEGER NOT NULL,
+	received INTEGER NOT NULL,
+	product  TEXT    NOT NULL DEFAULT '' COLLATE NOCASE,
+	category TEXT    NOT NULL DEFAULT '' COLLATE NOCASE,
+	service  TEXT    NOT NULL DEFAULT '' COLLATE NOCASE,
+	host     TEXT    NOT NULL DEFAULT '' COLLATE NOCASE,
+	doc      TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX events_id ON events (id);
+CREATE INDEX events_time ON events (time);
+CREATE INDEX events_host_time ON events (host, time);
+CREATE VIRTUAL TABLE events_fts USING fts5 (message, statement, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+	DELETE FROM events_fts WHERE rowid = old.seq;
+END;
+`,
+	2: `
+CREATE TABLE alerts (
+	id      BLOB    PRIMARY KEY,
+	time    INTEGER NOT NULL,
+	created INTEGER NOT NULL,
+	rule_id TEXT    NOT NULL,
+	level   INTEGER NOT NULL,
+	host    TEXT    NOT NULL DEFAULT '' COLLATE NOCASE,
+	doc     TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX alerts_time ON alerts (time, id);
+CREATE INDEX alerts_rule_time ON alerts (rule_id, time, id);
+CREATE TABLE alert_events (
+	alert_id BLOB NOT NULL,
+	event_id BLOB NOT NULL,
+	PRIMARY KEY (alert_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX alert_events_event ON alert_events (event_id);
+`,
+	3: `
+CREATE TABLE incidents (
+	id          BLOB    PRIMARY KEY,
+	status      TEXT    NOT NULL,
+	severity    INTEGER NOT NULL,
+	assignee    TEXT    NOT NULL DEFAULT '',
+	system      TEXT    NOT NULL DEFAULT '',
+	key         TEXT    NOT NULL DEFAULT '',
+	created     INTEGER NOT NULL,
+	updated     INTEGER NOT NULL,
+	last_seen   INTEGER NOT NULL,
+	alert_count INTEGER NOT NULL,
+	doc         TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX incidents_updated ON incidents (updated, id);
+CREATE INDEX incidents_status_updated ON incidents (status, updated, id);
+CREATE INDEX incidents_severity ON incidents (severity, updated, id);
+CREATE INDEX incidents_status_severity ON incidents (status, severity, updated, id);
+CREATE INDEX incidents_created ON incidents (created, id);
+CREATE INDEX incidents_last_seen ON incidents (last_seen, id);
+CREATE INDEX incidents_assignee ON incidents (assignee, updated, id);
+CREATE INDEX incidents_system ON incidents (system, updated, id);
+CREATE TABLE incident_alerts (
+	incident_id BLOB NOT NULL,
+	alert_id    BLOB NOT NULL,
+	PRIMARY KEY (incident_id, alert_id)
+) WITHOUT ROWID;
+CREATE INDEX incident_alerts_alert ON incident_alerts (alert_id);
+CREATE TABLE incident_notes (
+	seq         INTEGER PRIMARY KEY,
+	incident_id BLOB    NOT NULL,
+	time        INTEGER NOT NULL,
+	actor       TEXT    NOT NULL,
+	text        TEXT    NOT NULL
+);
+CREATE INDEX incident_notes_incident ON incident_notes (incident_id, seq);
+CREATE TABLE incident_history (
+	seq         INTEGER PRIMARY KEY,
+	incident_id BLOB    NOT NULL,
+	time        INTEGER NOT NULL,
+	actor       TEXT    NOT NULL,
+	field       TEXT    NOT NULL,
+	from_value  TEXT    NOT NULL,
+	to_value    TEXT    NOT NULL
+);
+CREATE INDEX incident_history_incident ON incident_history (incident_id, seq);
+`,
+	4: `
+CREATE TABLE quarantine (
+	seq      INTEGER PRIMARY KEY,
+	received INTEGER NOT NULL,
+	source   TEXT    NOT NULL,
+	line     INTEGER NOT NULL,
+	reason   TEXT    NOT NULL,
+	data     BLOB    NOT NULL
+);
+CREATE INDEX quarantine_received ON quarantine (received);
+CREATE TABLE state (
+	key     TEXT    PRIMARY KEY,
+	value   BLOB    NOT NULL,
+	updated INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+}
+
+// SchemaVersion is the schema version this code writes.
+func SchemaVersion() int { return len(migrations) - 1 }
+
+// migrate brings the schema of db up to version target in one transaction
+// and returns the version it found.
+func migrate(ctx context.Context, db *sql.DB, target int, now time.Time) (from int, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied INTEGER NOT NULL
+	)`); err != nil {
+		return 0, err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&from); err != nil {
+		return 0, err
+	}
+	if from > len(migrations)-1 {
+		return from, fmt.Errorf("database schema version %d is newer than this vigil knows (%d): upgrade vigil", from, len(migrations)-1)
+	}
+	for v := from + 1; v <= target; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return from, fmt.Errorf("applying migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, v, nanos(now)); err != nil {
+			return from, fmt.Errorf("recording migration %d: %w", v, err)
+		}
+	}
+	return from, tx.Commit()
+}

@@ -1,0 +1,281 @@
+// Package store is vigil's embedded store: one SQLite database (WAL mode)
+// that holds the events, alerts, incidents (with their notes and history),
+// the quarantine of lines that did not parse, and small state blobs of other
+// components (the correlation snapshot, collector checkpoints). It
+// translates the analyst query language of internal/query to parameterised
+// SQL with full text on FTS5. Users, sessions and tokens are not here:
+// internal/identity keeps its own database file.
+//
+// Durability: the database runs with synchronous=NORMAL. A power cut may
+// lose the last transactions, never corrupt the file; that is safe because
+// the durable bus, not the store, is the point where vigil acknowledges
+// data, and every write here is idempotent (events and alerts by ID), so the
+// bus replays what the store lost.
+//
+// Concurrency: a *Store is safe for concurrent use. Writes go through one
+// connection and are serialised; reads use a bounded pool of read-only
+// connections and see a consistent snapshot per call, never blocked by the
+// writer.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+)
+
+// FileName is the store's database file inside the data directory.
+const FileName = "vigil.db"
+
+// DefaultRetention is how long events are kept: investigation logs must be
+// kept at least 12 months under Vietnamese rules (Decree 85/2016 and the
+// level-3+ system requirements).
+const DefaultRetention = 365 * 24 * time.Hour
+
+// Page bounds for listings.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Config tunes a Store. The zero value of a field means its default.
+type Config struct {
+	// Path is the database file (required), usually DATA/vigil.db.
+	Path string
+	// Retention is how long events are kept (default 365 days).
+	Retention time.Duration
+	// MaxBytes is the disk budget of the database: Prune deletes the oldest
+	// events while the database is larger. 0 means no budget.
+	MaxBytes int64
+	// Readers is the number of read connections (default 4).
+	Readers int
+	// CacheBytes is the page cache of the writer connection (default 64 MiB);
+	// each reader gets a quarter of it.
+	CacheBytes int64
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before failing (default 10s).
+	BusyTimeout time.Duration
+	// Now returns the current time (default time.Now); injected for tests.
+	Now func() time.Time
+	// Log receives the store's operational messages (default: discarded).
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.Readers == 0 {
+		c.Readers = 4
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 64 << 20
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Path == "":
+		return errors.New("store: path is required")
+	case strings.ContainsAny(c.Path, "?#"):
+		return fmt.Errorf("store: path %q must not contain ? or #", c.Path)
+	case c.Retention < 0:
+		return fmt.Errorf("store: retention must not be negative, got %v", c.Retention)
+	case c.Retention < 24*time.Hour:
+		return fmt.Errorf("store: retention %v is shorter than a day; investigation logs must be kept 12 months", c.Retention)
+	case c.MaxBytes < 0:
+		return fmt.Errorf("store: max bytes must not be negative, got %d", c.MaxBytes)
+	case c.MaxBytes > 0 && c.MaxBytes < 1<<20:
+		return fmt.Errorf("store: max bytes %d is below 1 MiB", c.MaxBytes)
+	case c.Readers < 1 || c.Readers > 64:
+		return fmt.Errorf("store: readers must be between 1 and 64, got %d", c.Readers)
+	case c.CacheBytes < 1<<20:
+		return fmt.Errorf("store: cache bytes %d is below 1 MiB", c.CacheBytes)
+	case c.BusyTimeout < 0:
+		return fmt.Errorf("store: busy timeout must not be negative, got %v", c.BusyTimeout)
+	}
+	return nil
+}
+
+// Store is the embedded SQLite store.
+type Store struct {
+	cfg Config
+	w   *sql.DB // one connection: every write
+	r   *sql.DB // read-only pool
+	log *slog.Logger
+
+	insEvent, insFTS *sql.Stmt
+}
+
+// Open opens or creates the database at cfg.Path and applies pending schema
+// migrations in one transaction.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	w, err := openDB(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, w, SchemaVersion(), cfg.Now()); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrating %s: %w", cfg.Path, err)
+	}
+	r, err := openDB(cfg, true)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	s := &Store{cfg: cfg, w: w, r: r, log: cfg.Log}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the writer (one connection) or the reader pool.
+func openDB(cfg Config, readOnly bool) (*sql.DB, error) {
+	abs, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	cache := cfg.CacheBytes
+	if readOnly {
+		cache /= 4
+	}
+	pragmas := []string{
+		fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()),
+		"synchronous(NORMAL)", // the bus is the durability point: see the package doc
+		fmt.Sprintf("cache_size(%d)", -cache/1024),
+		"temp_store(MEMORY)",
+		"foreign_keys(OFF)",
+	}
+	if readOnly {
+		pragmas = append(pragmas, "query_only(1)")
+	} else {
+		// auto_vacuum takes effect only on a new, empty database: it must come
+		// before journal_mode and before the first table.
+		pragmas = append([]string{"page_size(16384)", "auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "wal_autocheckpoint(8192)"}, pragmas...)
+	}
+	dsn := "file:" + abs + "?_txlock=immediate"
+	for _, p := range pragmas {
+		dsn += "&_pragma=" + p
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", cfg.Path, err)
+	}
+	if readOnly {
+		db.SetMaxOpenConns(cfg.Readers)
+		db.SetMaxIdleConns(cfg.Readers)
+	} else {
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+	}
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening store %s: %w", cfg.Path, err)
+	}
+	return db, nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq, id", insertChunk)); err != nil {
+		return fmt.Errorf("preparing event insert: %w", err)
+	}
+	if s.insFTS, err = s.w.PrepareContext(ctx, rowsSQL(insertFTSSQL, insertFTSRow, "", insertChunk)); err != nil {
+		return fmt.Errorf("preparing full-text insert: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. Calls in flight may fail.
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.insEvent, s.insFTS} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		// Fold the WAL back into the database so that the file stands alone.
+		if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("closing store: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in one write transaction.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// nanos is t as Unix nanoseconds; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func limit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return min(n, MaxLimit)
+}
+
+// Page is one page of a listing, newest first. Next is the cursor of the
+// following page, empty on the last.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}

@@ -1,0 +1,422 @@
+package store
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query"
+)
+
+// How fields are stored, for the translation of queries:
+//   - the event's typed parts and host.name have their own columns;
+//   - message and db.statement are text fields, indexed word by word in
+//     events_fts: a term matches a word or a phrase in them;
+//   - every other field is read from the stored JSON with json_each, whose
+//     path is a bound parameter, so that a list matches when any of its
+//     values does.
+//
+// Values match case-insensitively for ASCII letters (NOCASE, LIKE), and
+// with full case and diacritic folding in the text fields.
+
+type colKind uint8
+
+const (
+	colText colKind = iota
+	colTime
+	colID
+)
+
+type column struct {
+	name string
+	kind colKind
+}
+
+var columns = map[string]column{
+	event.KeyTime:     {"e.time", colTime},
+	event.KeyReceived: {"e.received", colTime},
+	event.KeyID:       {"e.id", colID},
+	event.KeyProduct:  {"e.product", colText},
+	event.KeyCategory: {"e.category", colText},
+	event.KeyService:  {"e.service", colText},
+	event.FieldHost:   {"e.host", colText},
+}
+
+// textFields maps the text fields to their full-text columns.
+var textFields = map[string]string{
+	event.FieldMessage: "message",
+	FieldStatement:     "statement",
+}
+
+// translator turns a parsed query into a WHERE clause over events e. Every
+// user value becomes a bound argument; the SQL text holds only column names
+// from the tables above.
+type translator struct {
+	q    string    // the query, for error positions
+	now  time.Time // for "now-1h"
+	args []any
+}
+
+func (t *translator) arg(v any) string {
+	t.args = append(t.args, v)
+	return "?"
+}
+
+func (t *translator) node(n query.Node) (string, error) {
+	switch n := n.(type) {
+	case *query.MatchAll:
+		return "1", nil
+	case *query.And:
+		return t.bool(n.Nodes, " AND ")
+	case *query.Or:
+		return t.bool(n.Nodes, " OR ")
+	case *query.Not:
+		s, err := t.node(n.Node)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + s + ")", nil
+	case *query.Term:
+		return t.term(n)
+	case *query.Range:
+		return t.rangeExpr(n)
+	case *query.Exists:
+		return t.exists(n)
+	}
+	return "", query.Errorf(t.q, n.Pos(), "unsupported query node %T", n)
+}
+
+// bool joins children; full-text terms among them are merged into one
+// MATCH, which FTS5 answers far faster than one subquery each.
+func (t *translator) bool(nodes []query.Node, op string) (string, error) {
+	var parts, fts []string
+	for _, c := range nodes {
+		if f, ok := ftsExpr(c); ok {
+			fts = append(fts, f)
+			continue
+		}
+		s, err := t.node(c)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, "("+s+")")
+	}
+	switch len(fts) {
+	case 0:
+	case 1:
+		parts = append(parts, t.match(fts[0]))
+	default:
+		parts = append(parts, t.match("("+strings.Join(fts, ")"+op+"(")+")"))
+	}
+	return strings.Join(parts, op), nil
+}
+
+func (t *translator) match(expr string) string {
+	return "e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH " + t.arg(expr) + ")"
+}
+
+// ftsExpr is the FTS5 expression of a term on a text field, when the term
+// is one FTS5 can answer: a word, a phrase, or a prefix.
+func ftsExpr(n query.Node) (string, bool) {
+	term, ok := n.(*query.Term)
+	if !ok {
+		return "", false
+	}
+	col, text := "", term.Field == ""
+	if !text {
+		col, text = textFields[term.Field]
+	}
+	if !text {
+		return "", false
+	}
+	value, prefix := term.Value, false
+	if term.Wildcard {
+		parts := query.SplitPattern(term.Value)
+		if len(parts) != 2 || parts[0].Literal == "" || !parts[1].Any {
+			return "", false
+		}
+		value, prefix = parts[0].Literal, true
+	}
+	if strings.IndexFunc(value, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) < 0 {
+		return "", false // no word in it: FTS5 would see an empty phrase
+	}
+	expr := `"` + strings.ReplaceAll(foldText(value), `"`, `""`) + `"`
+	if prefix {
+		expr += " *"
+	}
+	if col != "" {
+		expr = col + " : " + expr
+	}
+	return expr, true
+}
+
+func (t *translator) term(n *query.Term) (string, error) {
+	if f, ok := ftsExpr(n); ok {
+		return t.match(f), nil
+	}
+	if n.Field == "" {
+		// Full text that FTS5 cannot answer (inner wildcards, no word): a
+		// scan of the text fields.
+		var ors []string
+		for _, f := range []string{event.FieldMessage, FieldStatement} {
+			s, err := t.term(&query.Term{Offset: n.Offset, Field: f, Value: n.Value, Phrase: n.Phrase, Wildcard: n.Wildcard})
+			if err != nil {
+				return "", err
+			}
+			ors = append(ors, s)
+		}
+		return strings.Join(ors, " OR "), nil
+	}
+	if c, ok := columns[n.Field]; ok {
+		return t.columnTerm(n, c)
+	}
+	path, err := t.path(n.Field, n.Offset)
+	if err != nil {
+		return "", err
+	}
+	if _, text := textFields[n.Field]; text || n.Wildcard {
+		// A text field without words ("-", "*.*") is matched as a substring.
+		pattern := likePattern(n)
+		if !n.Wildcard {
+			pattern = "%" + pattern + "%"
+		}
+		open := "EXISTS (SELECT 1 FROM json_each(e.doc, " + t.arg(path) + ") WHERE value LIKE "
+		return open + t.arg(pattern) + ` ESCAPE '\')`, nil
+	}
+	open := "EXISTS (SELECT 1 FROM json_each(e.doc, " + t.arg(path) + ") WHERE "
+	cond := "value = " + t.arg(n.Value) + " COLLATE NOCASE"
+	if f, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
+		cond += " OR (type IN ('integer', 'real') AND value = " + t.arg(f) + ")"
+	}
+	switch strings.ToLower(n.Value) {
+	case "true", "false", "null":
+		cond += " OR type = '" + strings.ToLower(n.Value) + "'" // a constant, not the user's text
+	}
+	return open + cond + ")", nil
+}
+
+func (t *translator) columnTerm(n *query.Term, c column) (string, error) {
+	switch c.kind {
+	case colID:
+		if n.Wildcard {
+			return "", query.Errorf(t.q, n.Offset, "%s takes a whole event id, not a wildcard", n.Field)
+		}
+		id, err := event.ParseID(n.Value)
+		if err != nil {
+			return "", query.Errorf(t.q, n.Offset, "%s: %v", n.Field, err)
+		}
+		return c.name + " = " + t.arg(id[:]), nil
+	case colTime:
+		if n.Wildcard {
+			return "", query.Errorf(t.q, n.Offset, "%s takes a time or a range, not a wildcard", n.Field)
+		}
+		start, end, err := t.time(n.Value, n.Field, n.Offset)
+		if err != nil {
+			return "", err
+		}
+		if end == start {
+			return c.name + " = " + t.arg(start), nil
+		}
+		return c.name + " >= " + t.arg(start) + " AND " + c.name + " < " + t.arg(end), nil
+	}
+	if n.Wildcard {
+		return c.name + " LIKE " + t.arg(likePattern(n)) + ` ESCAPE '\'`, nil
+	}
+	return c.name + " = " + t.arg(n.Value), nil
+}
+
+// likePattern is the LIKE pattern of a term: its wildcards become % and _,
+// its literal text is escaped with a backslash.
+func likePattern(n *query.Term) string {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	if !n.Wildcard {
+		return esc.Replace(n.Value)
+	}
+	var b strings.Builder
+	for _, p := range query.SplitPattern(n.Value) {
+		switch {
+		case p.Any:
+			b.WriteByte('%')
+		case p.One:
+			b.WriteByte('_')
+		default:
+			b.WriteString(esc.Replace(p.Literal))
+		}
+	}
+	return b.String()
+}
+
+func (t *translator) exists(n *query.Exists) (string, error) {
+	if c, ok := columns[n.Field]; ok {
+		switch c.kind {
+		case colText:
+			return c.name + " <> ''", nil
+		case colTime:
+			return c.name + " <> 0", nil
+		}
+		return "1", nil
+	}
+	path, err := t.path(n.Field, n.Offset)
+	if err != nil {
+		return "", err
+	}
+	return "json_type(e.doc, " + t.arg(path) + ") IS NOT NULL", nil
+}
+
+func (t *translator) rangeExpr(n *query.Range) (string, error) {
+	c, hot := columns[n.Field]
+	if hot && c.kind == colID {
+		return "", query.Errorf(t.q, n.Offset, "%s takes a whole event id, not a range", n.Field)
+	}
+	if hot && c.kind == colTime {
+		var conds []string
+		if n.Low != "" {
+			start, end, err := t.time(n.Low, n.Field, n.Offset)
+			if err != nil {
+				return "", err
+			}
+			if n.IncludeLow {
+				conds = append(conds, c.name+" >= "+t.arg(start))
+			} else if end != start {
+				conds = append(conds, c.name+" >= "+t.arg(end)) // after the whole day
+			} else {
+				conds = append(conds, c.name+" > "+t.arg(start))
+			}
+		}
+		if n.High != "" {
+			start, end, err := t.time(n.High, n.Field, n.Offset)
+			if err != nil {
+				return "", err
+			}
+			if n.IncludeHigh && end != start {
+				conds = append(conds, c.name+" < "+t.arg(end)) // through the whole day
+			} else if n.IncludeHigh {
+				conds = append(conds, c.name+" <= "+t.arg(start))
+			} else {
+				conds = append(conds, c.name+" < "+t.arg(start))
+			}
+		}
+		if len(conds) == 0 {
+			return c.name + " <> 0", nil
+		}
+		return strings.Join(conds, " AND "), nil
+	}
+	// Numbers compare as numbers when every bound is one; else as text.
+	var lo, hi any
+	numeric := true
+	for _, b := range []string{n.Low, n.High} {
+		if b == "" {
+			continue
+		}
+		if _, err := strconv.ParseFloat(b, 64); err != nil {
+			numeric = false
+		}
+	}
+	bound := func(s string) any {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && numeric {
+			return f
+		}
+		return s
+	}
+	if n.Low != "" {
+		lo = bound(n.Low)
+	}
+	if n.High != "" {
+		hi = bound(n.High)
+	}
+	expr, open, closing := c.name, "", ""
+	var conds []string
+	if !hot {
+		path, err := t.path(n.Field, n.Offset)
+		if err != nil {
+			return "", err
+		}
+		expr, open, closing = "value", "EXISTS (SELECT 1 FROM json_each(e.doc, "+t.arg(path)+") WHERE ", ")"
+		if numeric {
+			conds = append(conds, "type IN ('integer', 'real')")
+		} else {
+			conds = append(conds, "type = 'text'")
+		}
+	}
+	collate := ""
+	if !numeric && !hot {
+		collate = " COLLATE NOCASE"
+	}
+	if lo != nil {
+		op := " > "
+		if n.IncludeLow {
+			op = " >= "
+		}
+		conds = append(conds, expr+op+t.arg(lo)+collate)
+	}
+	if hi != nil {
+		op := " < "
+		if n.IncludeHigh {
+			op = " <= "
+		}
+		conds = append(conds, expr+op+t.arg(hi)+collate)
+	}
+	if len(conds) == 0 {
+		return c.name + " <> ''", nil // hot column, both bounds open
+	}
+	return open + strings.Join(conds, " AND ") + closing, nil
+}
+
+// path is the JSON path of a field in the stored document, where fields
+// are flat keys with dots.
+func (t *translator) path(field string, off int) (string, error) {
+	for _, r := range field {
+		if r == '"' || r == '\\' || unicode.IsControl(r) {
+			return "", query.Errorf(t.q, off, "field name %q holds a character that field names cannot have", field)
+		}
+	}
+	return `$."` + field + `"`, nil
+}
+
+// time parses a time in a query: RFC 3339, a date and time without zone
+// (UTC), a date alone (the whole day: end is the next midnight), or "now"
+// with an optional -/+ offset in s, m, h, d or w ("now-15m"). For an instant,
+// end equals start.
+func (t *translator) time(s, field string, off int) (start, end int64, err error) {
+	if strings.HasPrefix(strings.ToLower(s), "now") {
+		at := t.now
+		if rest := s[3:]; rest != "" {
+			d, ok := parseOffset(rest)
+			if !ok {
+				return 0, 0, query.Errorf(t.q, off, "%s: %q is not now±N with s, m, h, d or w", field, s)
+			}
+			at = at.Add(d)
+		}
+		return at.UnixNano(), at.UnixNano(), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04"} {
+		if tm, err := time.Parse(layout, s); err == nil {
+			return tm.UnixNano(), tm.UnixNano(), nil
+		}
+	}
+	if tm, err := time.Parse("2006-01-02", s); err == nil {
+		return tm.UnixNano(), tm.AddDate(0, 0, 1).UnixNano(), nil
+	}
+	return 0, 0, query.Errorf(t.q, off, "%s: %q is not a time (want 2026-01-31, 2026-01-31T10:00:00Z or now-1h)", field, s)
+}
+
+func parseOffset(s string) (time.Duration, bool) {
+	if len(s) < 3 || (s[0] != '-' && s[0] != '+') {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s[1 : len(s)-1])
+	if err != nil || n < 0 || n > 100000 {
+		return 0, false
+	}
+	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[len(s)-1]]
+	if unit == 0 {
+		return 0, false
+	}
+	d := time.Duration(n) * unit
+	if s[0] == '-' {
+		d = -d
+	}
+	return d, true
+}

@@ -57,9 +57,9 @@ type Server struct {
 	conns map[net.Conn]struct{}
 	ran   bool
 
-	received, parseErrors, dropped, truncated     atomic.Uint64
-	written, sinkErrors, framingErrors, refused   atomic.Uint64
-	connections                                   atomic.Int64
+	received, parseErrors, dropped, truncated   atomic.Uint64
+	written, sinkErrors, framingErrors, refused atomic.Uint64
+	connections                                 atomic.Int64
 }
 
 // New checks cfg and returns a server writing to sink. log may be nil (no

@@ -144,9 +144,9 @@ func TestServerUDP(t *testing.T) {
 	from := c.LocalAddr().String()
 	want := map[string]string{
 		"Failed password for invalid user mallory from 10.0.0.5 port 51234 ssh2": "db1 " + from,
-		"hello":                      "mymachine.example.com " + from,
-		"no hostname here":           "127.0.0.1 " + from, // the sender's address stands in
-		"not syslog at all":          "127.0.0.1 " + from,
+		"hello":             "mymachine.example.com " + from,
+		"no hostname here":  "127.0.0.1 " + from, // the sender's address stands in
+		"not syslog at all": "127.0.0.1 " + from,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)

@@ -276,3 +276,20 @@ func TestExpiredKeysAreSwept(t *testing.T) {
 		t.Errorf("keys %d expired %d, want 1 and 50", st.Keys, st.Expired)
 	}
 }
+
+func TestFlushJudgesOpenWindows(t *testing.T) {
+	h := newHarness(t, Config{Lateness: time.Hour}, Rule{ID: "few", Type: EventCount, Rules: []string{"r"}, GroupBy: []string{"host.name"},
+		Timespan: time.Minute, Condition: Condition{Ops: []Comparison{{LTE, 2}}}})
+	h.feed(s("r", 0, "host.name", "a"), s("r", 2*time.Minute, "host.name", "a"), s("r", sec, "host.name", "b"), s("r", 2*sec, "host.name", "b"), s("r", 3*sec, "host.name", "b"))
+	if len(h.alerts) != 0 {
+		t.Fatalf("alerts before the flush: %v", h.alerts)
+	}
+	h.e.Flush(h.emit)
+	want := []got{
+		{Rule: "few", Steps: []int{0}, Group: map[string]string{"host.name": "a"}, Time: 0, Entity: "a/"},
+		{Rule: "few", Steps: []int{1}, Group: map[string]string{"host.name": "a"}, Time: 2 * time.Minute, Entity: "a/"},
+	}
+	if diff := cmp.Diff(want, h.alerts); diff != "" {
+		t.Errorf("alerts after Flush (-want +got):\n%s", diff)
+	}
+}

@@ -354,6 +354,22 @@ func (e *Engine) Advance(t time.Time, emit func(event.Alert)) {
 	e.advance(t.UnixNano()-int64(e.cfg.Lateness), emit)
 }
 
+// Flush judges every window still open as if the stream had ended, for
+// a finite input such as `vigil hunt`; windows judged on arrival need no
+// flush. State of the other rules is kept.
+func (e *Engine) Flush(emit func(event.Alert)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := e.watermark
+	e.watermark = math.MaxInt64
+	for _, r := range e.rules {
+		if r.atClose {
+			e.closeDue(r, emit)
+		}
+	}
+	e.watermark = w
+}
+
 func (e *Engine) advance(w int64, emit func(event.Alert)) {
 	if e.started && w <= e.watermark {
 		return

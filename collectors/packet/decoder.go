@@ -16,10 +16,13 @@ import (
 // connections to the configured ports, reassembles them, decodes them and
 // emits their events and flow records through emit, in packet order.
 type Decoder struct {
-	cfg      Config
-	emit     func(event.Event)
-	ports    map[uint16]protocol
-	flows    map[flowKey]*flow
+	cfg   Config
+	emit  func(event.Event)
+	ports map[uint16]protocol
+	flows map[flowKey]*flow
+	// closed remembers recently closed connections, so that their late
+	// segments (retransmissions, the last ACKs) do not open new ones.
+	closed   map[flowKey]time.Time
 	buffered int // out-of-order bytes held over all flows
 	stats    Stats
 	now      time.Time // time of the latest packet
@@ -51,7 +54,7 @@ func NewDecoder(cfg Config, emit func(event.Event)) (*Decoder, error) {
 		return nil, fmt.Errorf("packet config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	d := &Decoder{cfg: cfg, ports: map[uint16]protocol{}, flows: map[flowKey]*flow{}}
+	d := &Decoder{cfg: cfg, ports: map[uint16]protocol{}, flows: map[flowKey]*flow{}, closed: map[flowKey]time.Time{}}
 	d.emit = func(ev event.Event) {
 		d.stats.Events++
 		emit(ev)
@@ -139,6 +142,13 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 		if s.flags&flagRST != 0 || (len(s.payload) == 0 && s.flags&flagSYN == 0) {
 			return // nothing to learn from a stray ACK or reset
 		}
+		if _, ok := d.closed[key]; ok {
+			if s.flags&(flagSYN|flagACK) != flagSYN {
+				d.stats.Retransmitted++ // a late segment of a closed connection
+				return
+			}
+			delete(d.closed, key) // the port is reused
+		}
 		f = d.open(key, proto, ts)
 	}
 	f.last = ts
@@ -160,7 +170,13 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 	case s.flags&flagSYN != 0:
 		h.started = true
 		h.next = s.seq + 1
+		h.base = h.next
 	case len(s.payload) > 0:
+		if fromClient && s.flags&flagACK != 0 && f.srv.started {
+			// How much of the server's stream the client had when it
+			// sent this: answers lost later are matched by it.
+			f.sess.Acked(s.ack - f.srv.base)
+		}
 		h.add(d, ts, s.seq, s.payload, f.deliverFunc(fromClient), f.gapFunc(fromClient))
 	}
 	if s.flags&flagFIN != 0 {
@@ -244,8 +260,8 @@ func (f *flow) deliverFunc(fromClient bool) deliverFunc {
 	return f.sess.Server
 }
 
-func (f *flow) gapFunc(fromClient bool) func() {
-	return func() { f.sess.Gap(fromClient) }
+func (f *flow) gapFunc(fromClient bool) gapFunc {
+	return func(resume uint32) { f.sess.Gap(fromClient, resume) }
 }
 
 // close ends a flow: what is held is delivered across its holes, the
@@ -256,6 +272,10 @@ func (d *Decoder) close(f *flow, ts time.Time) {
 	f.sess.Close(ts)
 	d.stats.DecodeErrors += uint64(f.sess.Errors())
 	delete(d.flows, f.key)
+	if len(d.closed) >= d.cfg.MaxFlows {
+		clear(d.closed)
+	}
+	d.closed[f.key] = f.last
 
 	ev := event.Event{Time: f.first}
 	dur := f.last.Sub(f.first)
@@ -289,6 +309,11 @@ func (d *Decoder) close(f *flow, ts time.Time) {
 // sweep closes the connections idle for longer than the idle timeout.
 func (d *Decoder) sweep() {
 	d.swept = d.now
+	for k, t := range d.closed {
+		if d.now.Sub(t) > d.cfg.IdleTimeout {
+			delete(d.closed, k)
+		}
+	}
 	for _, f := range d.sorted(func(f *flow) bool { return d.now.Sub(f.last) > d.cfg.IdleTimeout }) {
 		d.stats.FlowsIdle++
 		d.close(f, f.last)

@@ -11,6 +11,7 @@ import (
 // the hole before them fills or is given up on.
 type halfStream struct {
 	started bool   // next is known
+	base    uint32 // sequence number of the first byte of the stream
 	next    uint32 // sequence number of the next byte to deliver
 	fin     bool   // FIN seen
 	held    []heldSegment
@@ -31,16 +32,20 @@ func seqDiff(a, b uint32) int32 { return int32(a - b) }
 // deliverFunc receives contiguous bytes of one direction.
 type deliverFunc func(ts time.Time, b []byte)
 
+// gapFunc is told that bytes were lost; resume is the stream offset of the
+// next byte delivered.
+type gapFunc func(resume uint32)
+
 // add takes the payload of one segment. It returns the number of bytes newly
 // held out of order (negative when bytes were released).
-func (h *halfStream) add(a *Decoder, ts time.Time, seq uint32, payload []byte, deliver deliverFunc, gap func()) {
+func (h *halfStream) add(a *Decoder, ts time.Time, seq uint32, payload []byte, deliver deliverFunc, gap gapFunc) {
 	if !h.started {
 		// A capture that starts inside the connection: begin here, and tell
 		// the decoder that what came before is unknown.
 		h.started = true
-		h.next = seq
+		h.next, h.base = seq, seq
 		a.stats.Gaps++
-		gap()
+		gap(0)
 	}
 	d := seqDiff(seq, h.next)
 	if d < 0 {
@@ -115,18 +120,18 @@ func (h *halfStream) drain(a *Decoder, deliver deliverFunc) {
 }
 
 // skip gives up on the hole before the first held segment.
-func (h *halfStream) skip(a *Decoder, gap func()) {
+func (h *halfStream) skip(a *Decoder, gap gapFunc) {
 	if len(h.held) == 0 {
 		return
 	}
 	a.stats.Gaps++
 	a.stats.LostBytes += uint64(seqDiff(h.held[0].seq, h.next))
 	h.next = h.held[0].seq
-	gap()
+	gap(h.next - h.base)
 }
 
 // flush delivers everything held, declaring the holes lost.
-func (h *halfStream) flush(a *Decoder, deliver deliverFunc, gap func()) {
+func (h *halfStream) flush(a *Decoder, deliver deliverFunc, gap gapFunc) {
 	for len(h.held) > 0 {
 		h.skip(a, gap)
 		h.drain(a, deliver)

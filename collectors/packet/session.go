@@ -10,11 +10,15 @@ import (
 
 // wireSession decodes the two byte streams of one connection. Client and
 // Server are called with the bytes of each direction in order; Gap says that
-// bytes are missing before the next call for that direction.
+// bytes are missing before the next call for that direction, and at which
+// offset of that direction's stream it resumes; Acked gives the offset of
+// the server's stream that the client had acknowledged when it sent the
+// bytes of the next Client call.
 type wireSession interface {
 	Client(ts time.Time, b []byte)
 	Server(ts time.Time, b []byte)
-	Gap(fromClient bool)
+	Gap(fromClient bool, resume uint32)
+	Acked(off uint32)
 	Close(ts time.Time)
 	Encrypted() bool
 	Errors() int

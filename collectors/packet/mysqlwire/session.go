@@ -116,6 +116,8 @@ type Session struct {
 	loginEmitted           bool
 	encrypted              bool
 	srvSeen                bool // bytes came from the server
+	acked                  uint32
+	hasAck                 bool
 
 	stmts   map[uint32]*stmt
 	pending []*command
@@ -143,6 +145,8 @@ type command struct {
 	ok      *okPacket
 	err     *errPacket
 	prepID  uint32
+	acked   uint32 // offset of the server stream read when it was sent
+	hasAck  bool
 }
 
 type okPacket struct {
@@ -175,8 +179,21 @@ func (s *Session) Errors() int { return s.errors }
 // the server's own logs give the connection.
 func (s *Session) SessionID() string { return s.connID }
 
-// Gap says that bytes of one direction were lost before the next call.
-func (s *Session) Gap(fromClient bool) {
+// Acked says how far into the server's byte stream the client had read when
+// it sent the bytes of the next Client call. After a loss of server bytes it
+// tells which commands lost their answers.
+func (s *Session) Acked(off uint32) { s.acked, s.hasAck = off, true }
+
+// Gap says that bytes of one direction were lost before the next call;
+// resume is the offset in that direction's stream where the next call's
+// bytes start.
+func (s *Session) Gap(fromClient bool, resume uint32) {
+	s.lose(fromClient, func(c *command) bool { return c.hasAck && int32(c.acked-resume) >= 0 })
+}
+
+// lose resynchronises one direction after lost bytes; keep says which
+// commands may still get their answer.
+func (s *Session) lose(fromClient bool, keep func(*command) bool) {
 	if s.phase == phaseGreeting && s.loginTime.IsZero() && s.srv.nhdr == 0 && s.srv.remain == 0 {
 		// A capture that starts inside the connection: the login is
 		// unseen, commands can still be decoded.
@@ -191,9 +208,16 @@ func (s *Session) Gap(fromClient bool) {
 		s.srv.reset()
 		s.zsrv.lost = true
 		if s.srvSeen {
-			// Answers were lost: the commands waiting for them cannot
-			// be matched any more.
-			s.pending = s.pending[:0]
+			// Answers were lost: keep the commands sent after the
+			// client had read up to the resume point.
+			kept := s.pending[:0]
+			for _, c := range s.pending {
+				if keep(c) {
+					kept = append(kept, c)
+				}
+			}
+			clear(s.pending[len(kept):])
+			s.pending = kept
 		}
 	}
 }
@@ -343,6 +367,7 @@ func (s *Session) client(f *framer) {
 		s.errors++
 		s.pending = s.pending[1:]
 	}
+	c.acked, c.hasAck = s.acked, s.hasAck
 	s.pending = append(s.pending, c)
 }
 

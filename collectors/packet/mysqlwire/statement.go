@@ -353,7 +353,7 @@ func (s *Session) inflate(z *inflater, fromClient bool, ts time.Time, b []byte) 
 func (s *Session) inflated(z *inflater, fromClient bool, ts time.Time, feed func(time.Time, []byte)) {
 	if z.skip {
 		s.errors++
-		s.Gap(fromClient)
+		s.lose(fromClient, func(*command) bool { return false })
 		z.lost = false
 		return
 	}
@@ -369,7 +369,7 @@ func (s *Session) inflated(z *inflater, fromClient bool, ts time.Time, feed func
 	}
 	if err != nil {
 		s.errors++
-		s.Gap(fromClient)
+		s.lose(fromClient, func(*command) bool { return false })
 		z.lost = false
 		return
 	}
@@ -387,7 +387,7 @@ func (s *Session) inflated(z *inflater, fromClient bool, ts time.Time, feed func
 		if err != nil {
 			if err != io.EOF || total != z.ulen {
 				s.errors++
-				s.Gap(fromClient)
+				s.lose(fromClient, func(*command) bool { return false })
 				z.lost = false
 			}
 			return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danang-soc/vigil/event"
@@ -54,6 +55,8 @@ type Session struct {
 	encryption    string // "tls" or "gssapi"
 	pid           string
 	srvSeen       bool // bytes came from the server
+	acked         uint32
+	hasAck        bool
 	lastTime      time.Time
 
 	stmts   map[string]prepared
@@ -87,6 +90,8 @@ type op struct {
 	errTime time.Time
 	copy    bool
 	empty   bool
+	acked   uint32 // offset of the server stream read when it was sent
+	hasAck  bool
 }
 
 type pgError struct {
@@ -114,8 +119,15 @@ func (s *Session) Errors() int { return s.errors }
 // (its backend process id is the event field "process.pid").
 func (s *Session) SessionID() string { return "" }
 
-// Gap says that bytes of one direction were lost before the next call.
-func (s *Session) Gap(fromClient bool) {
+// Acked says how far into the server's byte stream the client had read when
+// it sent the bytes of the next Client call. After a loss of server bytes it
+// tells which requests lost their answers.
+func (s *Session) Acked(off uint32) { s.acked, s.hasAck = off, true }
+
+// Gap says that bytes of one direction were lost before the next call;
+// resume is the offset in that direction's stream where the next call's
+// bytes start.
+func (s *Session) Gap(fromClient bool, resume uint32) {
 	f := &s.srv
 	if fromClient {
 		f = &s.cli
@@ -129,9 +141,16 @@ func (s *Session) Gap(fromClient bool) {
 	f.lost = true
 	f.reset()
 	if !fromClient && s.srvSeen {
-		// Answers were lost: the requests waiting for them cannot be
-		// matched any more.
-		s.pending = s.pending[:0]
+		// Answers were lost: the requests sent before the client had
+		// read up to the resume point lost (part of) theirs.
+		keep := s.pending[:0]
+		for _, o := range s.pending {
+			if o.hasAck && int32(o.acked-resume) >= 0 {
+				keep = append(keep, o)
+			}
+		}
+		clear(s.pending[len(keep):])
+		s.pending = keep
 	}
 }
 
@@ -267,9 +286,11 @@ func (s *Session) client(typ byte, body []byte, truncated bool, ts time.Time) {
 		ev.Fields = append(ev.Fields, event.Field{Key: event.FieldMessage, Value: event.String("logout " + s.who())})
 		s.emit(ev)
 	case 'p':
-		if s.phase == phaseAuth && s.authMethod == "SASL" {
-			// SASLInitialResponse: the mechanism chosen.
-			if m, _ := cstring(body); m != "" {
+		if s.phase == phaseAuth && (s.authMethod == "" || s.authMethod == "SASL") {
+			// SASLInitialResponse names the mechanism chosen. Only a
+			// known mechanism name is taken: a password message must
+			// never become a field.
+			if m, _ := cstring(body); strings.HasPrefix(m, "SCRAM-SHA-") || m == "OAUTHBEARER" {
 				s.authMethod = m
 			}
 		}
@@ -509,6 +530,7 @@ func (s *Session) push(o *op) {
 		s.errors++
 		s.pop()
 	}
+	o.acked, o.hasAck = s.acked, s.hasAck
 	s.pending = append(s.pending, o)
 }
 

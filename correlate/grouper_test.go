@@ -106,7 +106,7 @@ func TestGrouper(t *testing.T) {
 			name: "severity follows the most severe alert and escalates with evidence",
 			alerts: []event.Alert{
 				al("a", med, 0, "db1"), al("b", med, m, "db1"), al("c", high, 2*m, "db1"), al("d", med, 3*m, "db1"),
-				al("e", med, 4*m, "db1"), // five at medium or above: high
+				al("e", med, 4*m, "db1"),                               // five at medium or above: high
 				al("f", high, 5*m, "db1"), al("f", high, 6*m, "db1/x"), // three high from two rules: critical
 			},
 			want: []res{
@@ -176,7 +176,7 @@ func TestGrouperIncidentFields(t *testing.T) {
 	want := event.Incident{
 		ID: r.Incident.ID, Title: "Rule brute on db1", Severity: event.LevelHigh, Status: event.StatusNew, Key: "host:db1",
 		Created: t0, Updated: t0.Add(time.Hour), FirstSeen: t0, LastSeen: t0.Add(time.Minute),
-		Entities: []event.Entity{{Kind: "host", Value: "db1"}, {Kind: "database", Value: "city"}, {Kind: "user", Value: "alice"}, {Kind: "source.ip", Value: "10.0.0.5"}},
+		Entities:   []event.Entity{{Kind: "host", Value: "db1"}, {Kind: "database", Value: "city"}, {Kind: "user", Value: "alice"}, {Kind: "source.ip", Value: "10.0.0.5"}},
 		AlertCount: 2,
 	}
 	if diff := cmp.Diff(want, r2.Incident); diff != "" {

@@ -293,3 +293,28 @@ func TestFlushJudgesOpenWindows(t *testing.T) {
 		t.Errorf("alerts after Flush (-want +got):\n%s", diff)
 	}
 }
+
+// Stats and Snapshot run beside Observe, as the server's metrics and
+// periodic snapshots do (run with -race).
+func TestConcurrentReaders(t *testing.T) {
+	h := newHarness(t, Config{}, specChain(false)...)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			h.e.Stats()
+			var buf bytes.Buffer
+			if err := h.e.Snapshot(&buf); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	h.feed(repeat(500, func(i int) step {
+		return s("failed_login", time.Duration(i)*sec, "User", string(rune('a'+i%7)))
+	})...)
+	<-done
+	if got := h.e.Stats().Alerts; got != 7*7 {
+		t.Errorf("Stats().Alerts = %d, want %d", got, 49)
+	}
+}

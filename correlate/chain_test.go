@@ -318,3 +318,19 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Errorf("Stats().Alerts = %d, want %d", got, 49)
 	}
 }
+
+// A key judged at close keeps closing windows after its oldest events
+// were dropped to respect MaxEventsPerKey.
+func TestTruncatedKeyStillCloses(t *testing.T) {
+	h := newHarness(t, Config{Lateness: sec, MaxEventsPerKey: 4}, Rule{ID: "avg", Type: ValueAvg, Rules: []string{"q"}, GroupBy: []string{"u"},
+		Timespan: time.Minute, Condition: Condition{Ops: []Comparison{{GT, 10}}, Field: []string{"n"}}})
+	h.feed(repeat(6, func(i int) step { return s("q", time.Duration(i)*sec, "u", "a", "n", "20") })...)
+	h.feed(s("q", time.Hour, "u", "b", "n", "1"))
+	want := []got{{Rule: "avg", Steps: []int{2, 3, 4, 5}, Group: map[string]string{"u": "a"}, Time: 5 * sec, Entity: "/"}}
+	if diff := cmp.Diff(want, h.alerts); diff != "" {
+		t.Errorf("alerts (-want +got):\n%s", diff)
+	}
+	if st := h.e.Stats().Rules[0]; st.Truncated != 2 {
+		t.Errorf("truncated %d, want 2", st.Truncated)
+	}
+}

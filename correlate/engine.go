@@ -573,7 +573,7 @@ func (e *Engine) add(tg target, o *obs, emit func(event.Alert)) {
 		}
 	}
 	if r.atClose {
-		if st.es[0].t < firstBefore {
+		if st.es[0].t != firstBefore { // a new window start: older items are stale
 			if key == "" {
 				key = string(e.keyBuf)
 			}

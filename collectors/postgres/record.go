@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +110,10 @@ func (b *builder) build(r *record, own event.Fields, raw string) event.Event {
 	str("db.user", r.user)
 	str("user.name", r.user)
 	if r.host != "" && r.host != "[local]" {
-		str("source.ip", r.host)
+		str("source.address", r.host)
+		if _, err := netip.ParseAddr(r.host); err == nil {
+			str("source.ip", r.host)
+		}
 	}
 	num("source.port", r.port)
 	num("process.pid", r.pid)

@@ -1,6 +1,9 @@
 package sigma
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // acMatcher is an Aho-Corasick automaton over byte strings that reports
 // which of its patterns occur in a text. States are numbered breadth first;
@@ -20,6 +23,10 @@ type acMatcher struct {
 	// outputs of each state, its own and inherited through failure links
 	outStart []uint32
 	outs     []int32
+	// ascii: every pattern is ASCII, so a text without the few runes that
+	// lower-case to ASCII can be scanned as is, upper case folded by the
+	// byte classes.
+	ascii bool
 }
 
 const acDenseBytes = 1 << 20 // budget for complete rows
@@ -33,6 +40,12 @@ func newACMatcher(patterns []string) *acMatcher {
 			used[p[i]] = true
 		}
 	}
+	m.ascii = true
+	for b := 0x80; b < 256; b++ {
+		if used[b] {
+			m.ascii = false
+		}
+	}
 	m.nclass = 1
 	for b := 0; b < 256; b++ {
 		if used[b] {
@@ -42,6 +55,9 @@ func newACMatcher(patterns []string) *acMatcher {
 				m.nclass = 255
 			}
 		}
+	}
+	for b := 'A'; b <= 'Z'; b++ {
+		m.class[b] = m.class[b+'a'-'A']
 	}
 	// Build the trie; children are short lists searched linearly.
 	type tedge struct {
@@ -196,4 +212,11 @@ func (m *acMatcher) scan(text string, hits []int32) []int32 {
 		}
 	}
 	return hits
+}
+
+// foldTrap reports whether s holds a rune that lower-cases to ASCII (U+0130,
+// U+212A, and U+017F which fold maps to s): such a text must be lower-cased
+// before an ASCII scan.
+func foldTrap(s string) bool {
+	return strings.IndexByte(s, 0xC4) >= 0 || strings.IndexByte(s, 0xC5) >= 0 || strings.IndexByte(s, 0xE2) >= 0
 }

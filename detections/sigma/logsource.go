@@ -1,84 +1,118 @@
 package sigma
 
 import (
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/danang-soc/vigil/event"
 )
 
-// sourceIndex finds the mapping entries an event fits, looking entries up
-// by the value of one of their condition fields rather than trying each.
+// sourceIndex finds the mapping entries an event fits without trying each:
+// entries are grouped by the set of fields their conditions test (their
+// shape), and each shape is a hash lookup on the event's values of those
+// fields (Channel and EventID for most Windows entries).
 type sourceIndex struct {
 	entries []SourceMapping
-	conds   [][]cond // per entry, sorted by field
-	keys    []indexField
+	fields  []string // every field a condition tests
+	shapes  []shape
 }
 
-type cond struct {
-	field  string
-	values []string
-}
-
-type indexField struct {
-	field   string
-	byValue map[string][]int
+type shape struct {
+	fields []int // indexes into sourceIndex.fields, sorted
+	byKey  map[string][]int
 }
 
 func newSourceIndex(m *LogSourceMapping) *sourceIndex {
 	ix := &sourceIndex{entries: m.Sources}
-	pos := map[string]int{}
+	fieldPos := map[string]int{}
+	shapePos := map[string]int{}
 	for i, s := range m.Sources {
-		var cs []cond
-		for f, v := range s.When {
-			cs = append(cs, cond{f, v})
+		var names []string
+		for f := range s.When {
+			names = append(names, f)
 		}
-		sort.Slice(cs, func(a, b int) bool { return cs[a].field < cs[b].field })
-		ix.conds = append(ix.conds, cs)
-		// Index on Channel when there is one (it splits Windows events
-		// best), else on the first field.
-		key := cs[0]
-		for _, c := range cs {
-			if c.field == "Channel" {
-				key = c
+		sort.Strings(names)
+		var fs []int
+		for _, f := range names {
+			p, ok := fieldPos[f]
+			if !ok {
+				p = len(ix.fields)
+				fieldPos[f] = p
+				ix.fields = append(ix.fields, f)
 			}
+			fs = append(fs, p)
 		}
-		p, ok := pos[key.field]
+		sk := strings.Join(names, "\x00")
+		sp, ok := shapePos[sk]
 		if !ok {
-			p = len(ix.keys)
-			pos[key.field] = p
-			ix.keys = append(ix.keys, indexField{field: key.field, byValue: map[string][]int{}})
+			sp = len(ix.shapes)
+			shapePos[sk] = sp
+			ix.shapes = append(ix.shapes, shape{fields: fs, byKey: map[string][]int{}})
 		}
-		for _, v := range key.values {
-			ix.keys[p].byValue[v] = append(ix.keys[p].byValue[v], i)
+		// One key per combination of the listed values.
+		keys := []string{""}
+		for j, f := range names {
+			var next []string
+			for _, k := range keys {
+				for _, v := range s.When[f] {
+					if j > 0 {
+						next = append(next, k+"\x00"+v)
+					} else {
+						next = append(next, v)
+					}
+				}
+			}
+			keys = next
+		}
+		for _, k := range keys {
+			ix.shapes[sp].byKey[k] = append(ix.shapes[sp].byKey[k], i)
 		}
 	}
 	return ix
 }
 
-// match returns the entries e fits, in mapping order.
-func (ix *sourceIndex) match(e *event.Event) []int {
-	var out []int
-	for _, k := range ix.keys {
-		v, ok := e.Fields.Get(k.field)
-		if !ok {
-			continue
-		}
-		for _, i := range k.byValue[v.Str] {
-			if ix.fits(i, e) {
-				out = append(out, i)
+// match appends to out the entries e fits, in mapping order. vals and key
+// are scratch.
+func (ix *sourceIndex) match(e *event.Event, out []int, c *evalCtx) []int {
+	if cap(c.srcVals) < len(ix.fields) {
+		c.srcVals = make([]string, len(ix.fields))
+		c.srcHas = make([]bool, len(ix.fields))
+	}
+	vals, has := c.srcVals[:len(ix.fields)], c.srcHas[:len(ix.fields)]
+	clear(has)
+	n := 0
+	for i := range e.Fields {
+		f := &e.Fields[i]
+		for j, name := range ix.fields {
+			if !has[j] && f.Key == name {
+				vals[j], has[j] = f.Value.Str, true
+				n++
+				break
 			}
 		}
-	}
-	sort.Ints(out)
-	return out
-}
-
-func (ix *sourceIndex) fits(i int, e *event.Event) bool {
-	for _, c := range ix.conds[i] {
-		v, ok := e.Fields.Get(c.field)
-		if !ok || !contains(c.values, v.Str) {
-			return false
+		if n == len(ix.fields) {
+			break
 		}
 	}
-	return true
+	if n == 0 {
+		return out
+	}
+shapes:
+	for _, s := range ix.shapes {
+		key := c.srcKey[:0]
+		for j, f := range s.fields {
+			if !has[f] {
+				continue shapes
+			}
+			if j > 0 {
+				key = append(key, 0)
+			}
+			key = append(key, vals[f]...)
+		}
+		c.srcKey = key
+		out = append(out, s.byKey[string(key)]...)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -90,6 +89,7 @@ type fieldNode struct {
 	cased  bool         // modeFieldRef: compare case-sensitively
 	strs   []strMatcher // modeFold (lower-cased), modeCased, modeFieldRef (kind only)
 	res    []*regexp.Regexp
+	reLits [][]string // per regex: prefilter literals (nil: none known)
 	nums   []numOp
 	nets   []netip.Prefix
 	refs   []int32 // modeFieldRef: slots of the referenced fields
@@ -382,10 +382,15 @@ type evalCtx struct {
 	rawLoOK bool
 	buf     []byte
 
+	entries []int // log-source mapping entries of the event
+	srcVals []string
+	srcHas  []bool
+	srcKey  []byte
 	// prefilter state
 	needleGen []uint32
 	cands     []int32
 	hits      []int32
+	acHits    []int32
 }
 
 func newEvalCtx(slots, needles int) *evalCtx {
@@ -478,26 +483,47 @@ func (c *evalCtx) fold(s string) string {
 		return s // already lower case: no copy
 	}
 	start := len(c.buf)
-	c.buf = append(c.buf, s[:i]...)
+	c.buf = append(c.buf, s...) // room for the ASCII case; runes may grow it
+	out := c.buf[start+i:]
+	j := 0
 	for ; i < len(s); i++ {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if 'A' <= b && b <= 'Z' {
-				b += 'a' - 'A'
+			out[j] = lowerASCII[b]
+			j++
+			continue
+		}
+		// Leave the fast path: finish rune by rune with append.
+		c.buf = c.buf[:start+i]
+		for ; i < len(s); i++ {
+			b := s[i]
+			if b < utf8.RuneSelf {
+				c.buf = append(c.buf, lowerASCII[b])
+				continue
 			}
-			c.buf = append(c.buf, b)
-			continue
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				c.buf = append(c.buf, b)
+				continue
+			}
+			lr, _ := foldsSpecially(r)
+			c.buf = utf8.AppendRune(c.buf, lr)
+			i += size - 1
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			c.buf = append(c.buf, b)
-			continue
-		}
-		c.buf = utf8.AppendRune(c.buf, unicode.ToLower(r))
-		i += size - 1
+		return bufString(c.buf[start:])
 	}
 	return bufString(c.buf[start:])
 }
+
+var lowerASCII = func() (t [utf8.RuneSelf]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
+		}
+	}
+	return t
+}()
 
 // foldString lower-cases at compile time exactly as fold does at match time.
 func foldString(s string) string {

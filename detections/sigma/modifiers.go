@@ -131,6 +131,8 @@ func (cp *compiler) compileField(key string, keyLine int, vn *yaml.Node) (node, 
 				return nil, errAt(vn.Line, "%s|re: %v", name, err)
 			}
 			n.res = append(n.res, re)
+			lits, _ := regexNeedles(re.String())
+			n.reLits = append(n.reLits, lits)
 		}
 		return n, nil
 	case ms.cidr:

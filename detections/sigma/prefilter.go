@@ -1,32 +1,42 @@
 package sigma
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // needle is a literal (lower-cased) that must occur in a field's value for
 // some part of a rule to match.
 type needle struct {
 	slot int32
+	kind strKind // strExact, strPrefix, strSuffix or strContains
 	lit  string
 }
 
-// minNeedle is the shortest literal worth indexing; a rule whose best
-// literal is shorter is always evaluated.
-const minNeedle = 3
+// usableNeedle reports whether a literal is worth indexing: two bytes or
+// more, or one punctuation byte that command lines seldom hold (` ^ %
+// ...). A rule without usable literals is always evaluated.
+func usableNeedle(lit string) bool {
+	if len(lit) >= 2 {
+		return true
+	}
+	return len(lit) == 1 && strings.IndexByte("`^~|{}[]$@!#;,%&*+<>=?", lit[0]) >= 0
+}
 
 // needlesOf computes a rule's prefilter: a set of needles at least one of
 // which occurs in the event whenever n matches. ok is false when no such
 // set is known (the rule is then always evaluated).
-func needlesOf(n node) (ns []needle, ok bool) {
+func (pl *planner) needlesOf(n node) (ns []needle, ok bool) {
 	switch n := n.(type) {
 	case andNode:
 		var best []needle
 		found := false
 		for _, x := range n {
-			xs, ok := needlesOf(x)
+			xs, ok := pl.needlesOf(x)
 			if !ok {
 				continue
 			}
-			if !found || betterNeedles(xs, best) {
+			if !found || pl.cost(xs) < pl.cost(best) {
 				best, found = xs, true
 			}
 		}
@@ -34,7 +44,7 @@ func needlesOf(n node) (ns []needle, ok bool) {
 	case orNode:
 		var all []needle
 		for _, x := range n {
-			xs, ok := needlesOf(x)
+			xs, ok := pl.needlesOf(x)
 			if !ok {
 				return nil, false
 			}
@@ -43,13 +53,16 @@ func needlesOf(n node) (ns []needle, ok bool) {
 		return dedupeNeedles(all), true
 	case countNode:
 		// At least n of them: any one of them is necessary.
-		return needlesOf(orNode(n.of))
+		return pl.needlesOf(orNode(n.of))
 	case constNode:
 		if !n {
 			return nil, true // never matches: nothing needed
 		}
 		return nil, false
 	case *fieldNode:
+		if n.mode == modeRegex && !n.neq {
+			return regexFieldNeedles(n)
+		}
 		if n.neq || (n.mode != modeFold && n.mode != modeCased) {
 			return nil, false
 		}
@@ -59,13 +72,17 @@ func needlesOf(n node) (ns []needle, ok bool) {
 			if m.kind == strGlob {
 				lit = m.glob.longestLit()
 			}
-			if m.kind == strAny || len(lit) < minNeedle {
+			if m.kind == strAny || !usableNeedle(lit) {
 				if n.all {
 					continue
 				}
 				return nil, false
 			}
-			nd := needle{slot: n.slot, lit: foldString(lit)}
+			kind := m.kind
+			if kind == strGlob {
+				kind = strContains
+			}
+			nd := needle{slot: n.slot, kind: kind, lit: foldString(lit)}
 			if n.all {
 				// Every value must match: the longest one is enough.
 				if len(out) == 0 || len(nd.lit) > len(out[0].lit) {
@@ -81,6 +98,75 @@ func needlesOf(n node) (ns []needle, ok bool) {
 		return dedupeNeedles(out), true
 	}
 	return nil, false
+}
+
+// planner chooses each rule's needles. A rule is a candidate whenever one
+// of its needles occurs, so the best set is the least likely to occur:
+// few, long needles that few other rules use (the literals many rules share,
+// such as \\powershell.exe, are the ones events are full of).
+type planner struct {
+	pop map[needle]int // how many rules use each literal
+}
+
+func newPlanner(rules []*Rule) *planner {
+	pl := &planner{pop: map[needle]int{}}
+	for _, r := range rules {
+		seen := map[needle]bool{}
+		walkFields(r.expr, func(n *fieldNode) {
+			xs, ok := pl.needlesOf(n)
+			if !ok {
+				return
+			}
+			for _, x := range xs {
+				if !seen[x] {
+					seen[x] = true
+					pl.pop[x]++
+				}
+			}
+		})
+	}
+	return pl
+}
+
+func (pl *planner) cost(ns []needle) int {
+	c := 0
+	for _, n := range ns {
+		l := len(n.lit)
+		if l > 16 {
+			l = 16
+		}
+		// Anchored needles are cheap to test and rarely hit by chance.
+		k := 4
+		switch n.kind {
+		case strExact:
+			k = 1
+		case strPrefix, strSuffix:
+			k = 2
+		}
+		c += k * (1 + pl.pop[n]) * 64 / l
+	}
+	return c
+}
+
+func walkFields(n node, f func(*fieldNode)) {
+	switch n := n.(type) {
+	case andNode:
+		for _, x := range n {
+			walkFields(x, f)
+		}
+	case orNode:
+		for _, x := range n {
+			walkFields(x, f)
+		}
+	case countNode:
+		for _, x := range n.of {
+			walkFields(x, f)
+		}
+	case notNode:
+		walkFields(n.n, f)
+	case *fieldNode:
+		f(n)
+	}
 }
 
 // betterNeedles prefers the set whose shortest needle is longer (fewer
@@ -115,14 +201,21 @@ func dedupeNeedles(ns []needle) []needle {
 	return out
 }
 
-// slotScan is the automaton over the needles of one field.
+// slotScan finds the needles of one field in a value: exact values by
+// hash, prefixes and suffixes by walking a trie from either end, and the
+// rest with an Aho-Corasick automaton. Each finder maps its own pattern
+// numbers to global needle ids.
 type slotScan struct {
-	slot int32
-	ac   *acMatcher
-	ids  []int32 // automaton pattern -> global needle id
+	slot     int32
+	exact    map[string][]int32
+	prefix   *trie
+	suffix   *trie
+	ac       *acMatcher
+	acIDs    []int32
+	needsLow bool // exact, prefix or suffix needles: scan lower-cased text
 }
 
-// prefilter indexes every rule's needles: one automaton per field.
+// prefilter indexes every rule's needles per field.
 type prefilter struct {
 	scans       map[int32]*slotScan
 	needleRules [][]int32 // global needle id -> rules
@@ -131,8 +224,11 @@ type prefilter struct {
 func buildPrefilter(rules []*Rule) *prefilter {
 	pf := &prefilter{scans: map[int32]*slotScan{}}
 	ids := map[needle]int32{}
-	bySlot := map[int32][]string{}
-	byslotIDs := map[int32][]int32{}
+	type lits struct {
+		pre, suf, con       []string
+		preID, sufID, conID []int32
+	}
+	bySlot := map[int32]*lits{}
 	for _, r := range rules {
 		for _, n := range r.needles {
 			id, ok := ids[n]
@@ -140,16 +236,162 @@ func buildPrefilter(rules []*Rule) *prefilter {
 				id = int32(len(pf.needleRules))
 				ids[n] = id
 				pf.needleRules = append(pf.needleRules, nil)
-				bySlot[n.slot] = append(bySlot[n.slot], n.lit)
-				byslotIDs[n.slot] = append(byslotIDs[n.slot], id)
+				sc := pf.scans[n.slot]
+				if sc == nil {
+					sc = &slotScan{slot: n.slot, exact: map[string][]int32{}}
+					pf.scans[n.slot] = sc
+					bySlot[n.slot] = &lits{}
+				}
+				l := bySlot[n.slot]
+				switch n.kind {
+				case strExact:
+					sc.exact[n.lit] = append(sc.exact[n.lit], id)
+					sc.needsLow = true
+				case strPrefix:
+					l.pre, l.preID = append(l.pre, n.lit), append(l.preID, id)
+					sc.needsLow = true
+				case strSuffix:
+					l.suf, l.sufID = append(l.suf, reverse(n.lit)), append(l.sufID, id)
+					sc.needsLow = true
+				default:
+					l.con, l.conID = append(l.con, n.lit), append(l.conID, id)
+				}
 			}
 			pf.needleRules[id] = append(pf.needleRules[id], int32(r.index))
 		}
 	}
-	for slot, lits := range bySlot {
-		pf.scans[slot] = &slotScan{slot: slot, ac: newACMatcher(lits), ids: byslotIDs[slot]}
+	for slot, l := range bySlot {
+		sc := pf.scans[slot]
+		if len(l.pre) > 0 {
+			sc.prefix = newTrie(l.pre, l.preID)
+		}
+		if len(l.suf) > 0 {
+			sc.suffix = newTrie(l.suf, l.sufID)
+		}
+		if len(l.con) > 0 {
+			sc.ac = newACMatcher(l.con)
+			sc.acIDs = l.conID
+		}
 	}
 	return pf
+}
+
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
+// trie is a byte trie walked from one end of a value: every pattern that
+// is a prefix of the walk is found.
+type trie struct {
+	edgeStart []int32 // per node
+	edgeByte  []byte
+	edgeNext  []int32
+	out       [][]int32 // per node: needle ids ending here
+}
+
+func newTrie(pats []string, ids []int32) *trie {
+	type tn struct {
+		kids map[byte]int32
+		out  []int32
+	}
+	nodes := []tn{{kids: map[byte]int32{}}}
+	for i, p := range pats {
+		s := int32(0)
+		for j := 0; j < len(p); j++ {
+			nx, ok := nodes[s].kids[p[j]]
+			if !ok {
+				nx = int32(len(nodes))
+				nodes = append(nodes, tn{kids: map[byte]int32{}})
+				nodes[s].kids[p[j]] = nx
+			}
+			s = nx
+		}
+		nodes[s].out = append(nodes[s].out, ids[i])
+	}
+	t := &trie{edgeStart: make([]int32, len(nodes)+1), out: make([][]int32, len(nodes))}
+	for i, n := range nodes {
+		t.edgeStart[i] = int32(len(t.edgeByte))
+		keys := make([]int, 0, len(n.kids))
+		for b := range n.kids {
+			keys = append(keys, int(b))
+		}
+		sort.Ints(keys)
+		for _, b := range keys {
+			t.edgeByte = append(t.edgeByte, byte(b))
+			t.edgeNext = append(t.edgeNext, n.kids[byte(b)])
+		}
+		t.out[i] = n.out
+	}
+	t.edgeStart[len(nodes)] = int32(len(t.edgeByte))
+	return t
+}
+
+func (t *trie) step(s int32, b byte) int32 {
+	for e := t.edgeStart[s]; e < t.edgeStart[s+1]; e++ {
+		if t.edgeByte[e] == b {
+			return t.edgeNext[e]
+		}
+	}
+	return -1
+}
+
+// walkPrefix appends the ids of the patterns that start v.
+func (t *trie) walkPrefix(v string, hits []int32) []int32 {
+	s := int32(0)
+	for i := 0; i < len(v); i++ {
+		if s = t.step(s, v[i]); s < 0 {
+			break
+		}
+		hits = append(hits, t.out[s]...)
+	}
+	return hits
+}
+
+// walkSuffix appends the ids of the (reversed) patterns that end v.
+func (t *trie) walkSuffix(v string, hits []int32) []int32 {
+	s := int32(0)
+	for i := len(v) - 1; i >= 0; i-- {
+		if s = t.step(s, v[i]); s < 0 {
+			break
+		}
+		hits = append(hits, t.out[s]...)
+	}
+	return hits
+}
+
+// find appends the global ids of the needles present in the field's values.
+func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
+	if sc.needsLow {
+		for _, v := range c.lower(idx) {
+			hits = append(hits, sc.exact[v]...)
+			if sc.prefix != nil {
+				hits = sc.prefix.walkPrefix(v, hits)
+			}
+			if sc.suffix != nil {
+				hits = sc.suffix.walkSuffix(v, hits)
+			}
+		}
+	}
+	if sc.ac == nil {
+		return hits
+	}
+	vals := c.raw(idx)
+	if !sc.ac.ascii || anyFoldTrap(vals) {
+		vals = c.lower(idx)
+	}
+	for _, v := range vals {
+		n := len(c.acHits)
+		c.acHits = sc.ac.scan(v, c.acHits)
+		for _, h := range c.acHits[n:] {
+			hits = append(hits, sc.acIDs[h])
+		}
+		c.acHits = c.acHits[:n]
+	}
+	return hits
 }
 
 // describeNeedles renders a rule's needles (for tests and debugging).
@@ -159,4 +401,31 @@ func describeNeedles(ns []needle, names []string) string {
 		parts[i] = names[n.slot] + ":" + n.lit
 	}
 	return strings.Join(parts, " | ")
+}
+
+func regexFieldNeedles(n *fieldNode) ([]needle, bool) {
+	var out []needle
+	for _, lits := range n.reLits {
+		if lits == nil {
+			if n.all {
+				continue
+			}
+			return nil, false
+		}
+		ns := make([]needle, len(lits))
+		for i, l := range lits {
+			ns[i] = needle{slot: n.slot, kind: strContains, lit: l}
+		}
+		if n.all {
+			if out == nil || betterNeedles(ns, out) {
+				out = ns
+			}
+			continue
+		}
+		out = append(out, ns...)
+	}
+	if len(out) == 0 {
+		return nil, false
+	}
+	return dedupeNeedles(out), true
 }

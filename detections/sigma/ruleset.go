@@ -240,8 +240,9 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 		corrs = append(corrs, c)
 	}
 	rs.corrs = corrs
+	pl := newPlanner(rs.rules)
 	for _, r := range rs.rules {
-		r.needles, _ = needlesOf(r.expr)
+		r.needles, _ = pl.needlesOf(r.expr)
 		if len(r.needles) == 0 {
 			r.needles = nil
 		}
@@ -284,29 +285,27 @@ func (b *bucket) has(ri int32) bool { return b.member[ri>>6]&(1<<(ri&63)) != 0 }
 // Match calls fn for every rule that matches e, filters applied, in rule
 // order. fn must not keep e beyond the call.
 func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
-	b := rs.bucketFor(e)
+	c := rs.pool.Get().(*evalCtx)
+	b := rs.bucketFor(e, c)
 	if !b.any {
+		rs.pool.Put(c)
 		return
 	}
-	c := rs.pool.Get().(*evalCtx)
 	c.reset(e, b.keys)
 	for _, sc := range b.scans {
 		idx := c.field(sc.slot)
 		if idx < 0 {
 			continue
 		}
-		for _, v := range c.lower(idx) {
-			c.hits = sc.ac.scan(v, c.hits[:0])
-			for _, h := range c.hits {
-				nid := sc.ids[h]
-				if c.needleGen[nid] == c.gen {
-					continue
-				}
-				c.needleGen[nid] = c.gen
-				for _, ri := range rs.pre.needleRules[nid] {
-					if b.has(ri) {
-						c.cands = append(c.cands, ri)
-					}
+		c.hits = sc.find(c, idx, c.hits[:0])
+		for _, nid := range c.hits {
+			if c.needleGen[nid] == c.gen {
+				continue
+			}
+			c.needleGen[nid] = c.gen
+			for _, ri := range rs.pre.needleRules[nid] {
+				if b.has(ri) {
+					c.cands = append(c.cands, ri)
 				}
 			}
 		}
@@ -337,13 +336,14 @@ func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
 	rs.pool.Put(c)
 }
 
-func (rs *Ruleset) bucketFor(e *event.Event) *bucket {
+func (rs *Ruleset) bucketFor(e *event.Event, c *evalCtx) *bucket {
 	var k bucketKey
 	var entries []int
 	if !e.Source.IsZero() {
 		k.src = e.Source
 	} else {
-		entries = rs.index.match(e)
+		c.entries = rs.index.match(e, c.entries[:0], c)
+		entries = c.entries
 		if len(entries) <= len(k.entries) {
 			for i, x := range entries {
 				k.entries[i] = uint16(x)
@@ -362,7 +362,7 @@ func (rs *Ruleset) bucketFor(e *event.Event) *bucket {
 	if b := old[k]; b != nil {
 		return b
 	}
-	b := rs.newBucket(e.Source, entries)
+	b := rs.newBucket(e.Source, slices.Clone(entries))
 	next := make(map[bucketKey]*bucket, len(old)+1)
 	for kk, v := range old {
 		next[kk] = v
@@ -446,4 +446,13 @@ func strictCompatible(rule, src event.LogSource) bool {
 
 func part(rule, ev string, lenient bool) bool {
 	return rule == "" || rule == ev || (lenient && ev == "")
+}
+
+func anyFoldTrap(vals []string) bool {
+	for _, v := range vals {
+		if foldTrap(v) {
+			return true
+		}
+	}
+	return false
 }

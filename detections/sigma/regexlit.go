@@ -1,0 +1,110 @@
+package sigma
+
+import (
+	"regexp/syntax"
+	"strings"
+	"unicode"
+)
+
+// regexNeedles returns literals one of which occurs in every string the
+// regular expression matches (lower-cased, for the prefilter), or ok false
+// when it cannot tell.
+func regexNeedles(expr string) (lits []string, ok bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, false
+	}
+	lits, ok = reqLits(re.Simplify(), 0)
+	if !ok {
+		return nil, false
+	}
+	for _, l := range lits {
+		if !usableNeedle(l) {
+			return nil, false
+		}
+	}
+	return lits, true
+}
+
+func reqLits(re *syntax.Regexp, depth int) ([]string, bool) {
+	if depth > 20 {
+		return nil, false
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{foldString(string(re.Rune))}, true
+	case syntax.OpCapture:
+		return reqLits(re.Sub[0], depth+1)
+	case syntax.OpPlus:
+		return reqLits(re.Sub[0], depth+1)
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return reqLits(re.Sub[0], depth+1)
+		}
+	case syntax.OpAlternate:
+		var all []string
+		for _, s := range re.Sub {
+			l, ok := reqLits(s, depth+1)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, l...)
+		}
+		return all, true
+	case syntax.OpConcat:
+		// Runs of adjacent literals make the longest needles; any one
+		// child's requirement also holds for the whole.
+		var best []string
+		found := false
+		consider := func(l []string) {
+			if len(l) == 0 {
+				return
+			}
+			if !found || minStrLen(l) > minStrLen(best) {
+				best, found = l, true
+			}
+		}
+		var run strings.Builder
+		for _, s := range re.Sub {
+			if s.Op == syntax.OpLiteral {
+				run.WriteString(string(s.Rune))
+				continue
+			}
+			if run.Len() > 0 {
+				consider([]string{foldString(run.String())})
+				run.Reset()
+			}
+			if l, ok := reqLits(s, depth+1); ok {
+				consider(l)
+			}
+		}
+		if run.Len() > 0 {
+			consider([]string{foldString(run.String())})
+		}
+		return best, found
+	}
+	return nil, false
+}
+
+func minStrLen(ls []string) int {
+	m := 1 << 30
+	for _, l := range ls {
+		if len(l) < m {
+			m = len(l)
+		}
+	}
+	return m
+}
+
+// foldsSpecially reports runes that case-fold to ASCII but lower-case to
+// themselves (the long s, the Kelvin sign): fold maps them so that
+// lower-cased needles stay valid for case-insensitive regular expressions.
+func foldsSpecially(r rune) (rune, bool) {
+	switch r {
+	case 'ſ':
+		return 's', true
+	case '\u212A':
+		return 'k', true
+	}
+	return unicode.ToLower(r), false
+}

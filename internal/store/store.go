@@ -176,7 +176,7 @@ func openDB(cfg Config, readOnly bool) (*sql.DB, error) {
 	} else {
 		// auto_vacuum takes effect only on a new, empty database: it must come
 		// before journal_mode and before the first table.
-		pragmas = append([]string{"page_size(16384)", "auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "wal_autocheckpoint(8192)"}, pragmas...)
+		pragmas = append([]string{"page_size(16384)", "auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "wal_autocheckpoint(2048)", "journal_size_limit(67108864)"}, pragmas...)
 	}
 	dsn := "file:" + abs + "?_txlock=immediate"
 	for _, p := range pragmas {

@@ -337,4 +337,3 @@ func TestReadersSeeWrites(t *testing.T) {
 		t.Errorf("after concurrent writes: %d events, %v; want 4000", st.Events, err)
 	}
 }
-

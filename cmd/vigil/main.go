@@ -31,6 +31,7 @@ type command struct {
 
 // commands is the explicit table of subcommands.
 var commands = []command{
+	{"serve", "run the platform (collectors, detection, correlation, console, API)", cmdServe},
 	{"version", "print the version", cmdVersion},
 	{"decode", "decode database sessions from a capture file", cmdDecode},
 	{"tokens", "create, list and revoke API tokens", cmdTokens},

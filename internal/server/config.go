@@ -1,0 +1,188 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/danang-soc/vigil/internal/bus"
+	"github.com/danang-soc/vigil/internal/ingest"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole server configuration. Every field has a default, so
+// that `vigil serve` runs with no file at all; a file is decoded strictly
+// (unknown keys are errors) and each part is handed only its own piece.
+type Config struct {
+	// Listen is the HTTP address of the console and API. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// Data is the directory of the store, bus and identity. Default ./data.
+	Data string `yaml:"data"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+
+	Bus       bus.Config      `yaml:"bus"`
+	Ingest    ingest.Config   `yaml:"ingest"`
+	Store     StoreConfig     `yaml:"store"`
+	Rules     RulesConfig     `yaml:"rules"`
+	Correlate CorrelateConfig `yaml:"correlate"`
+	Incidents IncidentsConfig `yaml:"incidents"`
+	Syslog    SyslogConfig    `yaml:"syslog"`
+	Files     []FileInput     `yaml:"files"`
+	Console   ConsoleConfig   `yaml:"console"`
+}
+
+// StoreConfig configures the embedded store.
+type StoreConfig struct {
+	// Retention is how long events are kept. Default 365 days (Vietnamese
+	// law asks 12 months for investigation logs).
+	Retention time.Duration `yaml:"retention"`
+	// MaxBytes is the disk budget of stored events; 0 means none.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// PruneEvery is how often retention runs. Default 10 minutes.
+	PruneEvery time.Duration `yaml:"prune_every"`
+}
+
+// RulesConfig names the detection rules.
+type RulesConfig struct {
+	// Bundled loads the rules shipped in the binary. Default true.
+	Bundled *bool `yaml:"bundled"`
+	// Dirs are further directories of Sigma rules, reloaded when they change.
+	Dirs []string `yaml:"dirs"`
+	// Placeholders resolve Sigma placeholders such as %SensitiveTables%.
+	Placeholders map[string][]string `yaml:"placeholders"`
+	// ReloadEvery is how often Dirs are checked for changes. Default 5s.
+	ReloadEvery time.Duration `yaml:"reload_every"`
+}
+
+// CorrelateConfig bounds correlation.
+type CorrelateConfig struct {
+	Lateness        time.Duration `yaml:"lateness"`
+	MaxKeysPerRule  int           `yaml:"max_keys_per_rule"`
+	MaxEventsPerKey int           `yaml:"max_events_per_key"`
+	// SnapshotEvery is how often correlation state is saved. Default 10s.
+	SnapshotEvery time.Duration `yaml:"snapshot_every"`
+}
+
+// IncidentsConfig configures the grouping of alerts into incidents.
+type IncidentsConfig struct {
+	// Window is how long after its last alert an incident still takes new
+	// alerts about the same entities. Default 1 hour.
+	Window time.Duration `yaml:"window"`
+}
+
+// SyslogConfig configures the built-in syslog receiver; empty addresses
+// are off.
+type SyslogConfig struct {
+	UDP string `yaml:"udp"`
+	TCP string `yaml:"tcp"`
+}
+
+// FileInput is one log file (or glob) the server tails.
+type FileInput struct {
+	Path string `yaml:"path"`
+	// Format is a log format name (`vigil hunt --formats` lists them).
+	Format string `yaml:"format"`
+	// Host names the host the file comes from. Default: this host.
+	Host string `yaml:"host"`
+	// Asset is the id of the protected system in the asset inventory.
+	Asset string `yaml:"asset"`
+	// LogLinePrefix is PostgreSQL's log_line_prefix for postgres-stderr.
+	LogLinePrefix string `yaml:"log_line_prefix"`
+}
+
+// ConsoleConfig configures the web console.
+type ConsoleConfig struct {
+	// Origin is the console's public origin, checked on websocket upgrades;
+	// default http://LISTEN.
+	Origin string `yaml:"origin"`
+	// SecureCookies marks session cookies Secure. Default: true unless the
+	// listen address is loopback (plain HTTP on 127.0.0.1).
+	SecureCookies *bool `yaml:"secure_cookies"`
+}
+
+// LoadConfig reads a YAML configuration file strictly: unknown keys and
+// wrong types are errors naming the line.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("reading config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate fills in defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.Data == "" {
+		c.Data = "data"
+	}
+	switch c.LogLevel {
+	case "":
+		c.LogLevel = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Bus.Dir == "" {
+		c.Bus.Dir = c.Data + "/bus"
+	}
+	if err := c.Bus.Validate(); err != nil {
+		return err
+	}
+	if err := c.Ingest.Validate(); err != nil {
+		return err
+	}
+	if c.Store.Retention == 0 {
+		c.Store.Retention = 365 * 24 * time.Hour
+	}
+	if c.Store.PruneEvery == 0 {
+		c.Store.PruneEvery = 10 * time.Minute
+	}
+	if c.Store.Retention < time.Hour || c.Store.MaxBytes < 0 {
+		return fmt.Errorf("store: retention %s must be at least 1h and max_bytes %d not negative", c.Store.Retention, c.Store.MaxBytes)
+	}
+	if c.Rules.Bundled == nil {
+		t := true
+		c.Rules.Bundled = &t
+	}
+	if c.Rules.ReloadEvery == 0 {
+		c.Rules.ReloadEvery = 5 * time.Second
+	}
+	if c.Correlate.SnapshotEvery == 0 {
+		c.Correlate.SnapshotEvery = 10 * time.Second
+	}
+	if c.Incidents.Window == 0 {
+		c.Incidents.Window = time.Hour
+	}
+	for i, f := range c.Files {
+		if f.Path == "" || f.Format == "" {
+			return fmt.Errorf("files[%d]: path and format are required", i)
+		}
+	}
+	if c.Console.Origin == "" {
+		c.Console.Origin = "http://" + c.Listen
+	}
+	if c.Console.SecureCookies == nil {
+		ip := net.ParseIP(host)
+		secure := !(host == "localhost" || (ip != nil && ip.IsLoopback()))
+		c.Console.SecureCookies = &secure
+	}
+	return nil
+}

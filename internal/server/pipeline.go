@@ -1,0 +1,296 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danang-soc/vigil/correlate"
+	"github.com/danang-soc/vigil/detections/sigma"
+	"github.com/danang-soc/vigil/event"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// pipelineStore is what the pipeline needs of the store.
+type pipelineStore interface {
+	WriteEvents(ctx context.Context, batch []event.Event) (int, error)
+	WriteAlerts(ctx context.Context, alerts []event.Alert) (int, error)
+	UpsertIncident(ctx context.Context, inc event.Incident, alertIDs []event.ID) error
+}
+
+// publisher pushes live updates to the console.
+type publisher interface {
+	Publish(kind string, data any)
+}
+
+// pipeline processes one bus batch at a time: detection, correlation,
+// storage, incidents, live push. It is idempotent: a batch delivered twice
+// stores nothing twice (event and alert ids) and raises no second alert.
+type pipeline struct {
+	rules   atomic.Pointer[sigma.Ruleset]
+	corr    atomic.Pointer[correlate.Engine]
+	corrMu  sync.Mutex // serialises correlation with snapshots and rule swaps
+	store   pipelineStore
+	group   *correlate.Grouper
+	pub     publisher
+	now     func() time.Time
+	log     *slog.Logger
+	workers int
+
+	events     prometheus.Counter
+	alerts     *prometheus.CounterVec
+	batches    prometheus.Counter
+	late       prometheus.Counter
+	suppressed prometheus.Counter
+	batchTime  prometheus.Histogram
+}
+
+func newPipeline(st pipelineStore, g *correlate.Grouper, pub publisher, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*pipeline, error) {
+	p := &pipeline{
+		store: st, group: g, pub: pub, now: now, log: log, workers: runtime.GOMAXPROCS(0),
+		events:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_pipeline_events_total", Help: "Events processed by detection and stored."}),
+		alerts:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_alerts_total", Help: "Alerts raised, by engine and level."}, []string{"engine", "level"}),
+		batches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_pipeline_batches_total", Help: "Bus batches processed."}),
+		late:       prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_correlation_late_events_total", Help: "Events that arrived later than the correlation lateness bound and were not correlated."}),
+		suppressed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_alerts_suppressed_total", Help: "Alerts that matched an analyst's suppression."}),
+		batchTime:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_pipeline_batch_seconds", Help: "Time to process one bus batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	for _, c := range []prometheus.Collector{p.events, p.alerts, p.batches, p.late, p.suppressed, p.batchTime} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering pipeline metrics: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// match is one rule matching one event of a batch.
+type match struct {
+	event int
+	rule  *sigma.Rule
+}
+
+// handle processes one batch from the bus.
+func (p *pipeline) handle(ctx context.Context, payload []byte) error {
+	start := time.Now()
+	events, err := decodeBatch(payload)
+	if err != nil {
+		// Ingest validated every line: a bad batch is a bug, not data to retry forever.
+		p.log.Error("skipping undecodable batch", "err", err, "bytes", len(payload))
+		return nil
+	}
+	matches := p.detect(events)
+	var alerts []event.Alert
+	p.corrMu.Lock()
+	eng := p.corr.Load()
+	emit := func(a event.Alert) { alerts = append(alerts, a) }
+	created := p.now()
+	for _, m := range matches {
+		ev := &events[m.event]
+		refs := ruleRefs(m.rule)
+		if eng != nil && eng.References(refs[0]) || eng != nil && len(refs) > 1 && eng.References(refs[1]) {
+			if err := eng.Observe(refs, ev, emit); err != nil {
+				p.late.Inc()
+				p.log.Debug("event too late for correlation", "event_id", ev.ID, "err", err)
+			}
+		}
+		if !m.rule.CorrelationOnly || (eng != nil && eng.Generates(refs...)) {
+			alerts = append(alerts, alertFor(m.rule, ev, created))
+		}
+	}
+	p.corrMu.Unlock()
+	for i := range alerts {
+		if alerts[i].Created.IsZero() {
+			alerts[i].Created = created
+		}
+	}
+
+	if _, err := p.store.WriteEvents(ctx, events); err != nil {
+		return fmt.Errorf("storing %d events: %w", len(events), err)
+	}
+	if len(alerts) > 0 {
+		if _, err := p.store.WriteAlerts(ctx, alerts); err != nil {
+			return fmt.Errorf("storing %d alerts: %w", len(alerts), err)
+		}
+	}
+	for _, a := range alerts {
+		p.alerts.WithLabelValues(a.Engine, a.Level.String()).Inc()
+		if p.pub != nil {
+			p.pub.Publish("alert", a)
+		}
+		if p.group == nil {
+			continue
+		}
+		res := p.group.Add(a)
+		if res.Outcome == correlate.Suppressed {
+			p.suppressed.Inc()
+			continue
+		}
+		if err := p.store.UpsertIncident(ctx, res.Incident, []event.ID{a.ID}); err != nil {
+			return fmt.Errorf("storing incident %s: %w", res.Incident.ID, err)
+		}
+		if p.pub != nil && res.Outcome != correlate.Duplicate {
+			p.pub.Publish("incident", res.Incident)
+		}
+	}
+	p.events.Add(float64(len(events)))
+	p.batches.Inc()
+	p.batchTime.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// detect runs the Sigma rules over the batch on all cores and returns the
+// matches in event order.
+func (p *pipeline) detect(events []event.Event) []match {
+	rs := p.rules.Load()
+	if rs == nil || len(events) == 0 {
+		return nil
+	}
+	workers := p.workers
+	if len(events) < 256 {
+		workers = 1
+	}
+	parts := make([][]match, workers)
+	var wg sync.WaitGroup
+	chunk := (len(events) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(events))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			var out []match
+			for i := lo; i < hi; i++ {
+				rs.Match(&events[i], func(r *sigma.Rule) { out = append(out, match{i, r}) })
+			}
+			parts[w] = out
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	var all []match
+	for _, part := range parts {
+		all = append(all, part...)
+	}
+	return all
+}
+
+func ruleRefs(r *sigma.Rule) []string {
+	if r.Name != "" && r.Name != r.ID {
+		return []string{r.ID, r.Name}
+	}
+	return []string{r.ID}
+}
+
+// alertFor makes the alert of a detection rule matching one event. Its id
+// is derived from the rule and the event, so re-delivery makes no new alert.
+func alertFor(r *sigma.Rule, ev *event.Event, created time.Time) event.Alert {
+	a := event.Alert{
+		ID:        event.DeriveID(r.ID, []event.ID{ev.ID}),
+		RuleID:    r.ID,
+		RuleTitle: r.Title,
+		Level:     r.Level,
+		Engine:    "sigma",
+		Time:      ev.Time,
+		Created:   created,
+		Tags:      r.Tags,
+		EventIDs:  []event.ID{ev.ID},
+	}
+	fillEntities(&a, ev)
+	a.Summary = summary(r.Title, &a)
+	return a
+}
+
+func fillEntities(a *event.Alert, ev *event.Event) {
+	a.Host = ev.Host()
+	a.User = firstField(ev, "db.user", "user.name")
+	a.Database = firstField(ev, "db.name")
+	a.SourceIP = firstField(ev, "source.ip")
+}
+
+func firstField(ev *event.Event, keys ...string) string {
+	for _, k := range keys {
+		if v := ev.Fields.Str(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func summary(title string, a *event.Alert) string {
+	var b bytes.Buffer
+	b.WriteString(title)
+	sep := " — "
+	for _, kv := range [][2]string{{"host", a.Host}, {"user", a.User}, {"db", a.Database}, {"from", a.SourceIP}} {
+		if kv[1] != "" {
+			b.WriteString(sep)
+			b.WriteString(kv[0] + " " + kv[1])
+			sep = ", "
+		}
+	}
+	return b.String()
+}
+
+// decodeBatch decodes the NDJSON payload of one bus message.
+func decodeBatch(payload []byte) ([]event.Event, error) {
+	n := bytes.Count(payload, []byte{'\n'}) + 1
+	events := make([]event.Event, 0, n)
+	for line := 1; len(payload) > 0; line++ {
+		i := bytes.IndexByte(payload, '\n')
+		var l []byte
+		if i < 0 {
+			l, payload = payload, nil
+		} else {
+			l, payload = payload[:i], payload[i+1:]
+		}
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		ev, err := event.DecodeJSON(l)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+// correlationRules converts the parsed Sigma correlations of a ruleset into
+// the correlation engine's rules.
+func correlationRules(rs *sigma.Ruleset) ([]correlate.Rule, []error) {
+	var out []correlate.Rule
+	var errs []error
+	for _, c := range rs.Correlations() {
+		typ, err := correlate.ParseType(c.Type)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", c.Path, c.Line, err))
+			continue
+		}
+		r := correlate.Rule{
+			ID: c.ID, Name: c.Name, Title: c.Title, Level: c.Level, Tags: c.Tags, Type: typ,
+			Rules: c.Rules, GroupBy: c.GroupBy, Timespan: c.Timespan, Aliases: c.Aliases, Generate: c.Generate,
+		}
+		if c.Condition.Field != "" {
+			r.Condition.Field = []string{c.Condition.Field}
+		}
+		for _, cmp := range c.Condition.Ops {
+			op, err := correlate.ParseOp(cmp.Op)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: %w", c.Path, c.Line, err))
+				continue
+			}
+			r.Condition.Ops = append(r.Condition.Ops, correlate.Comparison{Op: op, Value: cmp.Value})
+		}
+		if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", c.Path, c.Line, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errs
+}

@@ -17,8 +17,8 @@ import (
 	"github.com/danang-soc/vigil/collectors/syslog"
 	"github.com/danang-soc/vigil/correlate"
 	"github.com/danang-soc/vigil/dashboards"
-	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/detections/sigma"
+	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/bus"
 	"github.com/danang-soc/vigil/internal/identity"
 	"github.com/danang-soc/vigil/internal/ingest"
@@ -45,19 +45,19 @@ type Options struct {
 
 // Server is the whole platform in one process.
 type Server struct {
-	cfg   Config
-	opts  Options
-	log   *slog.Logger
-	reg   *prometheus.Registry
-	bus   *bus.Bus
-	store *store.Store
-	ident *identity.Store
-	in    *ingest.Ingester
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	bus     *bus.Bus
+	store   *store.Store
+	ident   *identity.Store
+	in      *ingest.Ingester
 	pipe    *pipeline
 	group   *correlate.Grouper
 	console *dashboards.Console
 	rules   ruleSources
-	ln    net.Listener
+	ln      net.Listener
 
 	oneTimePassword string
 	ruleErrs        []sigma.RuleError
@@ -246,7 +246,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.console.Run(gctx) })
 	g.Go(func() error { return s.bus.Consume(gctx, s.pipe.handle) })
-	g.Go(func() error { return s.every(gctx, s.cfg.Correlate.SnapshotEvery, "saving correlation state", s.saveCorrelation) })
+	g.Go(func() error {
+		return s.every(gctx, s.cfg.Correlate.SnapshotEvery, "saving correlation state", s.saveCorrelation)
+	})
 	g.Go(func() error { return s.every(gctx, s.cfg.Store.PruneEvery, "pruning the store", s.prune) })
 	if len(s.cfg.Rules.Dirs) > 0 {
 		g.Go(func() error { return s.watchRules(gctx) })

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/danang-soc/vigil/event"
@@ -79,22 +80,28 @@ func NewParser(o Options) *Parser {
 func (p *Parser) Parse(msg []byte) (event.Event, error) {
 	msg = trimEnd(msg)
 	raw := string(msg)
-	ev := event.Event{Source: p.source, Raw: raw, Fields: make(event.Fields, 0, 16)}
+	ev := event.Event{Source: p.source, Raw: raw}
 	pri, rest, err := priority(raw)
 	if err != nil {
+		ev.Fields = make(event.Fields, 0, 2)
 		return p.fallback(ev, -1, err), err
 	}
 	if pri >= 0 {
-		ev.Fields = append(ev.Fields,
-			event.Field{Key: FieldPriority, Value: smallInt(pri)},
-			event.Field{Key: FieldFacility, Value: smallInt(pri / 8)},
-			event.Field{Key: FieldSeverity, Value: smallInt(pri % 8)})
 		if v, n := version(rest); n > 0 {
+			// Room for the header, one field per structured data parameter
+			// and two that a receiver adds.
+			ev.Fields = make(event.Fields, 0, 14+min(strings.Count(rest, `="`), 64))
+			ev.Fields = appendPriority(ev.Fields, pri)
 			if err := p.parse5424(&ev, v, rest[n:]); err != nil {
 				return p.fallback(ev, pri, err), err
 			}
 			return ev, nil
 		}
+	}
+	// Room for the header and two fields that a receiver adds.
+	ev.Fields = make(event.Fields, 0, 12)
+	if pri >= 0 {
+		ev.Fields = appendPriority(ev.Fields, pri)
 	}
 	if err := p.parse3164(&ev, rest, pri >= 0); err != nil {
 		return p.fallback(ev, pri, err), err
@@ -107,15 +114,19 @@ func (p *Parser) fallback(ev event.Event, pri int, err error) event.Event {
 	ev.Time = time.Time{}
 	ev.Fields = ev.Fields[:0]
 	if pri >= 0 {
-		ev.Fields = append(ev.Fields,
-			event.Field{Key: FieldPriority, Value: smallInt(pri)},
-			event.Field{Key: FieldFacility, Value: smallInt(pri / 8)},
-			event.Field{Key: FieldSeverity, Value: smallInt(pri % 8)})
+		ev.Fields = appendPriority(ev.Fields, pri)
 	}
 	ev.Fields = append(ev.Fields,
 		event.Field{Key: event.FieldMessage, Value: event.String(ev.Raw)},
 		event.Field{Key: FieldError, Value: event.String(err.Error())})
 	return ev
+}
+
+func appendPriority(f event.Fields, pri int) event.Fields {
+	return append(f,
+		event.Field{Key: FieldPriority, Value: smallInt(pri)},
+		event.Field{Key: FieldFacility, Value: smallInt(pri / 8)},
+		event.Field{Key: FieldSeverity, Value: smallInt(pri % 8)})
 }
 
 // formatError is a parse failure; it matches ErrFormat.

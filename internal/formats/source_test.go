@@ -1,0 +1,32 @@
+package formats
+
+import "testing"
+
+func TestSourceValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Source
+		want string
+	}{
+		{"ok", Source{Format: "postgres-stderr", Path: "/var/log/postgresql/postgresql-15-main.log", AssetID: "citizen-db", LinePrefix: "%m [%p] "}, ""},
+		{"unknown format", Source{Format: "oracle-audit", AssetID: "x"}, `format "oracle-audit" is unknown (want one of mariadb-audit, mysql-error, mysql-general, mysql-slow, postgres-csvlog, postgres-jsonlog, postgres-stderr)`},
+		{"no asset", Source{Format: "mariadb-audit"}, "asset_id is required: it ties the log to its protected system"},
+		{"prefix elsewhere", Source{Format: "postgres-jsonlog", AssetID: "x", LinePrefix: "%m "}, "log_line_prefix applies only to postgres-stderr, not postgres-jsonlog"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.s.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Validate() = %q, want %q", got, tt.want)
+			}
+			d, err := tt.s.Decoder()
+			if (d != nil) != (tt.want == "") || (err == nil) != (tt.want == "") {
+				t.Errorf("Decoder() = %v, %v", d, err)
+			}
+		})
+	}
+}

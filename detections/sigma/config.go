@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -75,6 +76,9 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 
 //go:embed logsources.yml
 var defaultLogSourcesYAML []byte
+
+// defaultIndex is the built-in mapping, parsed and indexed once.
+var defaultIndex = sync.OnceValue(func() *sourceIndex { return newSourceIndex(DefaultLogSources()) })
 
 // DefaultLogSources returns the built-in mapping: Windows channels and
 // event ids (Sysmon, Security 4688 for process_creation, PowerShell, ...),

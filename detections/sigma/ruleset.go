@@ -248,11 +248,11 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 		}
 	}
 	rs.slotNames = cp.names
-	mapping := b.cfg.LogSources
-	if mapping == nil {
-		mapping = DefaultLogSources()
+	if b.cfg.LogSources == nil {
+		rs.index = defaultIndex()
+	} else {
+		rs.index = newSourceIndex(b.cfg.LogSources)
 	}
-	rs.index = newSourceIndex(mapping)
 	rs.pre = buildPrefilter(rs.rules)
 	empty := map[bucketKey]*bucket{}
 	rs.buckets.Store(&empty)

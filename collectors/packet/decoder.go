@@ -18,7 +18,7 @@ import (
 type Decoder struct {
 	cfg   Config
 	emit  func(event.Event)
-	ports map[uint16]protocol
+	ports *[1 << 16]protocol // the protocol of each server port
 	flows map[flowKey]*flow
 	// closed remembers recently closed connections, so that their late
 	// segments (retransmissions, the last ACKs) do not open new ones.
@@ -54,7 +54,7 @@ func NewDecoder(cfg Config, emit func(event.Event)) (*Decoder, error) {
 		return nil, fmt.Errorf("packet config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	d := &Decoder{cfg: cfg, ports: map[uint16]protocol{}, flows: map[flowKey]*flow{}, closed: map[flowKey]time.Time{}}
+	d := &Decoder{cfg: cfg, ports: new([1 << 16]protocol), flows: map[flowKey]*flow{}, closed: map[flowKey]time.Time{}}
 	d.emit = func(ev event.Event) {
 		d.stats.Events++
 		emit(ev)
@@ -98,8 +98,8 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 	}
 	var fromClient bool
 	var proto protocol
-	dstProto, dstIsSrv := d.ports[s.dstPort]
-	srcProto, srcIsSrv := d.ports[s.srcPort]
+	dstProto, srcProto := d.ports[s.dstPort], d.ports[s.srcPort]
+	dstIsSrv, srcIsSrv := dstProto != protoNone, srcProto != protoNone
 	switch {
 	case dstIsSrv && !srcIsSrv:
 		fromClient, proto = true, dstProto

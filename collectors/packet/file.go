@@ -3,17 +3,16 @@ package packet
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/danang-soc/vigil/event"
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
+
+// maxSnaplen bounds the packets read from a capture file.
+const maxSnaplen = 1 << 20
 
 // ErrNotCapture is returned for input that is neither pcap nor pcapng.
 var ErrNotCapture = errors.New("not a pcap or pcapng capture")
@@ -29,56 +28,39 @@ func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Ev
 		return Stats{}, fmt.Errorf("opening capture: %w", err)
 	}
 	defer f.Close()
-	st, err := DecodeReader(ctx, f, cfg, emit)
+	var st Stats
+	if b, unmap, merr := mapFile(f); merr == nil {
+		// The file is read in place: packets are never copied.
+		st, err = DecodeBytes(ctx, b, cfg, emit)
+		unmap()
+	} else {
+		st, err = DecodeReader(ctx, f, cfg, emit)
+	}
 	if err != nil {
 		return st, fmt.Errorf("decoding %s: %w", path, err)
 	}
 	return st, nil
 }
 
-// packetReader is what both pcapgo readers offer.
-type packetReader interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
-
 // DecodeReader is DecodeFile on a stream.
 func DecodeReader(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event)) (Stats, error) {
+	return decodePeeker(ctx, bufio.NewReaderSize(r, maxSnaplen+4096), cfg, emit)
+}
+
+// DecodeBytes is DecodeFile on a capture held in memory; the packets are
+// decoded in place, without a copy.
+func DecodeBytes(ctx context.Context, b []byte, cfg Config, emit func(event.Event)) (Stats, error) {
+	return decodePeeker(ctx, &memReader{b: b}, cfg, emit)
+}
+
+func decodePeeker(ctx context.Context, p peeker, cfg Config, emit func(event.Event)) (Stats, error) {
 	d, err := NewDecoder(cfg, emit)
 	if err != nil {
 		return Stats{}, err
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
-	magic, err := br.Peek(4)
+	src, err := openCapture(p)
 	if err != nil {
-		return Stats{}, fmt.Errorf("%w: %v", ErrNotCapture, err)
-	}
-	var (
-		pr      packetReader
-		linkFor func(ci *gopacket.CaptureInfo) layers.LinkType
-	)
-	switch binary.LittleEndian.Uint32(magic) {
-	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		rd, err := pcapgo.NewReader(br)
-		if err != nil {
-			return Stats{}, fmt.Errorf("%w: %v", ErrNotCapture, err)
-		}
-		link := rd.LinkType()
-		linkFor = func(*gopacket.CaptureInfo) layers.LinkType { return link }
-		pr = rd
-	case 0x0a0d0d0a:
-		rd, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
-		if err != nil {
-			return Stats{}, fmt.Errorf("%w: %v", ErrNotCapture, err)
-		}
-		linkFor = func(ci *gopacket.CaptureInfo) layers.LinkType {
-			if i, err := rd.Interface(ci.InterfaceIndex); err == nil {
-				return i.LinkType
-			}
-			return rd.LinkType()
-		}
-		pr = rd
-	default:
-		return Stats{}, ErrNotCapture
+		return Stats{}, err
 	}
 	for n := 0; ; n++ {
 		if n&4095 == 0 {
@@ -87,14 +69,14 @@ func DecodeReader(ctx context.Context, r io.Reader, cfg Config, emit func(event.
 				return d.Stats(), err
 			}
 		}
-		data, ci, err := pr.ZeroCopyReadPacketData()
+		link, ts, data, err := src.next()
 		if err != nil {
 			if err != io.EOF {
 				d.stats.CaptureErrors++
 			}
 			break
 		}
-		d.Packet(linkFor(&ci), ci.Timestamp, data)
+		d.Packet(link, ts, data)
 	}
 	d.Flush()
 	return d.Stats(), nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -152,4 +153,55 @@ func BenchmarkEventsFirstPage(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIncidentsFirstPage measures the first page of the incident list
+// over 100,000 incidents, as the console asks for it.
+func BenchmarkIncidentsFirstPage(b *testing.B) {
+	s := openTest(b, Config{})
+	ctx := context.Background()
+	incs := incidentSet(100_000)
+	const batch = 2000
+	for i := 0; i < len(incs); i += batch {
+		if err := s.upsertIncidents(ctx, incs[i:i+batch]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.optimize(ctx); err != nil {
+		b.Fatal(err)
+	}
+	open := []event.Status{event.StatusNew, event.StatusAcknowledged, event.StatusInvestigating}
+	for _, tc := range []struct {
+		name string
+		q    IncidentQuery
+	}{
+		{"all", IncidentQuery{}},
+		{"open", IncidentQuery{Status: open}},
+		{"open by severity", IncidentQuery{Status: open, Sort: SortSeverity}},
+		{"high", IncidentQuery{Severity: event.LevelHigh}},
+		{"assignee", IncidentQuery{Assignee: "lan"}},
+		{"system open", IncidentQuery{System: "sys2", Status: open}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			tc.q.Limit = 50
+			for b.Loop() {
+				page, err := s.Incidents(ctx, tc.q)
+				if err != nil || len(page.Items) != 50 {
+					b.Fatal(len(page.Items), err)
+				}
+			}
+		})
+	}
+}
+
+// upsertIncidents loads incidents in one transaction, for benchmarks.
+func (s *Store) upsertIncidents(ctx context.Context, incs []event.Incident) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, inc := range incs {
+			if err := s.upsertIncident(ctx, tx, inc, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -25,14 +25,21 @@ const MaxNoteBytes = 64 << 10
 // it, and links alertIDs to it. The status and assignee of an existing
 // incident are kept: only UpdateIncident changes them.
 func (s *Store) UpsertIncident(ctx context.Context, inc event.Incident, alertIDs []event.ID) error {
+	if err := s.write(ctx, func(tx *sql.Tx) error { return s.upsertIncident(ctx, tx, inc, alertIDs) }); err != nil {
+		return fmt.Errorf("upserting incident %s: %w", inc.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) upsertIncident(ctx context.Context, tx *sql.Tx, inc event.Incident, alertIDs []event.ID) error {
 	if inc.ID.IsZero() {
-		return fmt.Errorf("upserting incident: %w", ErrNoID)
+		return ErrNoID
 	}
 	if inc.Status == "" {
 		inc.Status = event.StatusNew
 	}
 	if !inc.Status.Valid() {
-		return fmt.Errorf("upserting incident %s: unknown status %q", inc.ID, inc.Status)
+		return fmt.Errorf("unknown status %q", inc.Status)
 	}
 	now := s.cfg.Now()
 	if inc.Created.IsZero() {
@@ -43,43 +50,37 @@ func (s *Store) UpsertIncident(ctx context.Context, inc event.Incident, alertIDs
 	}
 	doc, err := json.Marshal(inc)
 	if err != nil {
-		return fmt.Errorf("upserting incident %s: %w", inc.ID, err)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO incidents
-			(id, status, severity, assignee, system, key, created, updated, last_seen, alert_count, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET
-				severity = excluded.severity, system = excluded.system, key = excluded.key,
-				updated = max(updated, excluded.updated), last_seen = excluded.last_seen,
-				alert_count = excluded.alert_count, doc = excluded.doc`,
-			inc.ID[:], string(inc.Status), int(inc.Severity), inc.Assignee, inc.System, inc.Key,
-			nanos(inc.Created), nanos(inc.Updated), nanos(inc.LastSeen), inc.AlertCount, string(doc)); err != nil {
-			return err
-		}
-		if len(alertIDs) == 0 {
-			return nil
-		}
-		link, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer link.Close()
-		for _, a := range alertIDs {
-			if _, err := link.ExecContext(ctx, inc.ID[:], a[:]); err != nil {
-				return err
-			}
-		}
-		// The count is at least the number of linked alerts, whatever the
-		// grouper counted.
-		_, err = tx.ExecContext(ctx, `UPDATE incidents SET alert_count =
-			max(alert_count, (SELECT count(*) FROM incident_alerts WHERE incident_id = ?1)) WHERE id = ?1`, inc.ID[:])
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("upserting incident %s: %w", inc.ID, err)
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents
+		(id, status, severity, assignee, system, key, created, updated, last_seen, alert_count, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			severity = excluded.severity, system = excluded.system, key = excluded.key,
+			updated = max(updated, excluded.updated), last_seen = excluded.last_seen,
+			alert_count = excluded.alert_count, doc = excluded.doc`,
+		inc.ID[:], string(inc.Status), int(inc.Severity), inc.Assignee, inc.System, inc.Key,
+		nanos(inc.Created), nanos(inc.Updated), nanos(inc.LastSeen), inc.AlertCount, string(doc)); err != nil {
+		return err
+	}
+	if len(alertIDs) == 0 {
+		return nil
+	}
+	link, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) VALUES (?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer link.Close()
+	for _, a := range alertIDs {
+		if _, err := link.ExecContext(ctx, inc.ID[:], a[:]); err != nil {
+			return err
+		}
+	}
+	// The count is at least the number of linked alerts, whatever the
+	// grouper counted.
+	_, err = tx.ExecContext(ctx, `UPDATE incidents SET alert_count =
+		max(alert_count, (SELECT count(*) FROM incident_alerts WHERE incident_id = ?1)) WHERE id = ?1`, inc.ID[:])
+	return err
 }
 
 const incidentColumns = `status, severity, assignee, updated, alert_count, doc`
@@ -164,19 +165,13 @@ func (s *Store) Incidents(ctx context.Context, q IncidentQuery) (Page[event.Inci
 	if !ok {
 		return page, fmt.Errorf("listing incidents: unknown sort %q (want updated, created, last_seen or severity)", q.Sort)
 	}
+	for _, st := range q.Status {
+		if !st.Valid() {
+			return page, fmt.Errorf("listing incidents: unknown status %q", st)
+		}
+	}
 	var where []string
 	var args []any
-	if len(q.Status) > 0 {
-		marks := make([]string, len(q.Status))
-		for i, st := range q.Status {
-			if !st.Valid() {
-				return page, fmt.Errorf("listing incidents: unknown status %q", st)
-			}
-			marks[i] = "?"
-			args = append(args, string(st))
-		}
-		where = append(where, "status IN ("+strings.Join(marks, ", ")+")")
-	}
 	if q.Severity > 0 {
 		where = append(where, "severity >= ?")
 		args = append(args, int(q.Severity))
@@ -206,13 +201,36 @@ func (s *Store) Incidents(ctx context.Context, q IncidentQuery) (Page[event.Inci
 		}
 		args = append(args, id)
 	}
-	stmt := `SELECT ` + incidentColumns + `, ` + keyCols + ` FROM incidents`
-	if len(where) > 0 {
-		stmt += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	stmt += ` ORDER BY ` + strings.ReplaceAll(keyCols, ",", " DESC,") + ` DESC LIMIT ?`
+	order := ` ORDER BY ` + strings.ReplaceAll(keyCols, ",", " DESC,") + ` DESC LIMIT ?`
 	n := limit(q.Limit)
-	args = append(args, n+1)
+	selectWhere := func(conds []string) string {
+		stmt := `SELECT ` + incidentColumns + `, ` + keyCols + ` FROM incidents`
+		if len(conds) > 0 {
+			stmt += ` WHERE ` + strings.Join(conds, " AND ")
+		}
+		return stmt + order
+	}
+	var stmt string
+	var all []any
+	if len(q.Status) <= 1 {
+		if len(q.Status) == 1 {
+			all = append(all, string(q.Status[0]))
+			where = append([]string{"status = ?"}, where...)
+		}
+		stmt, all = selectWhere(where), append(append(all, args...), n+1)
+	} else {
+		// Several statuses: one ordered, limited scan of the (status, key)
+		// index per status, merged. A single query with status IN (...)
+		// would sort every matching incident.
+		subs := make([]string, len(q.Status))
+		for i, st := range q.Status {
+			subs[i] = `SELECT * FROM (` + selectWhere(append([]string{"status = ?"}, where...)) + `)`
+			all = append(append(append(all, string(st)), args...), n+1)
+		}
+		stmt = `SELECT * FROM (` + strings.Join(subs, " UNION ALL ") + `)` + order
+		all = append(all, n+1)
+	}
+	args = all
 	rows, err := s.r.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return page, fmt.Errorf("listing incidents: %w", err)

@@ -70,9 +70,13 @@ CREATE INDEX incidents_status_updated ON incidents (status, updated, id);
 CREATE INDEX incidents_severity ON incidents (severity, updated, id);
 CREATE INDEX incidents_status_severity ON incidents (status, severity, updated, id);
 CREATE INDEX incidents_created ON incidents (created, id);
+CREATE INDEX incidents_status_created ON incidents (status, created, id);
+CREATE INDEX incidents_status_last_seen ON incidents (status, last_seen, id);
 CREATE INDEX incidents_last_seen ON incidents (last_seen, id);
 CREATE INDEX incidents_assignee ON incidents (assignee, updated, id);
+CREATE INDEX incidents_assignee_status ON incidents (assignee, status, updated, id);
 CREATE INDEX incidents_system ON incidents (system, updated, id);
+CREATE INDEX incidents_system_status ON incidents (system, status, updated, id);
 CREATE TABLE incident_alerts (
 	incident_id BLOB NOT NULL,
 	alert_id    BLOB NOT NULL,

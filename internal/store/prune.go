@@ -99,6 +99,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("pruning: %w", err)
 	}
+	if err := s.optimize(ctx); err != nil {
+		return st, fmt.Errorf("pruning: %w", err)
+	}
 	st.Bytes, st.Reclaimed = used, freeBefore-freeAfter
 	return st, nil
 }
@@ -155,4 +158,13 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("counting the store: %w", err)
 	}
 	return st, nil
+}
+
+// optimize refreshes the planner's statistics where the tables changed
+// much, so that it picks the right index for each listing.
+func (s *Store) optimize(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+		return fmt.Errorf("optimizing: %w", err)
+	}
+	return nil
 }

@@ -147,6 +147,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, w: w, r: r, log: cfg.Log}
+	if _, err := w.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("optimizing %s: %w", cfg.Path, err)
+	}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err

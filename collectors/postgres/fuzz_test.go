@@ -61,3 +61,29 @@ func FuzzStderr(f *testing.F) {
 	seed(f, "pgaudit-log_rows.log")
 	f.Fuzz(func(t *testing.T, s string) { fuzzDecoder(t, NewStderr(Options{}), s) })
 }
+
+// FuzzFlatJSON checks the jsonlog fast path against the kernel's JSON
+// decoder: whatever it accepts, it reads the same way.
+func FuzzFlatJSON(f *testing.F) {
+	seed(f, "postgres-jsonlog.log")
+	f.Add(`{"a":"x\u00e9\ud83d\ude00\n","b":-1.5e3,"c":true,"d":null}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseFlatJSON(s, nil)
+		if err != nil {
+			return
+		}
+		want, err := event.DecodeJSON([]byte(s))
+		if err != nil {
+			t.Fatalf("flat parser accepted %q, DecodeJSON refused it: %v", s, err)
+		}
+		if len(got) != len(want.Fields) && want.ID.IsZero() && want.Time.IsZero() && want.Raw == "" && want.Source.IsZero() {
+			t.Fatalf("%q: %d fields, DecodeJSON %d", s, len(got), len(want.Fields))
+		}
+		for _, fl := range want.Fields {
+			v, ok := got.Get(fl.Key)
+			if !ok || !v.Equal(fl.Value) {
+				t.Fatalf("%q: field %s = %+v, DecodeJSON %+v", s, fl.Key, v, fl.Value)
+			}
+		}
+	})
+}

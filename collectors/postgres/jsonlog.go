@@ -23,12 +23,18 @@ func (d *JSONLog) Line(line []byte, emit func(event.Event)) error {
 	if len(line) == 0 {
 		return nil
 	}
-	in, err := event.DecodeJSON(line)
+	raw := string(line)
+	own, err := parseFlatJSON(raw, make(event.Fields, 0, 24))
 	if err != nil {
-		return fmt.Errorf("jsonlog line %d: %w", d.line, err)
+		// not flat: a newer server's nested value; the general decoder
+		// keeps it as dotted keys
+		in, err2 := event.DecodeJSON(line)
+		if err2 != nil {
+			return fmt.Errorf("jsonlog line %d: %w", d.line, err)
+		}
+		own = in.Fields
 	}
 	var r record
-	own := in.Fields
 	for i := range own {
 		fl := &own[i]
 		v := fl.Value.Str
@@ -82,7 +88,7 @@ func (d *JSONLog) Line(line []byte, emit func(event.Event)) error {
 	if r.severity == "" {
 		return fmt.Errorf("jsonlog line %d: field error_severity is missing", d.line)
 	}
-	emit(d.b.event(r.session, &r, own, string(line)))
+	emit(d.b.event(r.session, &r, own, raw))
 	return nil
 }
 

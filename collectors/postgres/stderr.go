@@ -14,16 +14,15 @@ import (
 // process that follow it; so a record stays pending until the next record
 // starts or Flush is called.
 type Stderr struct {
-	b        builder
-	prefix   []prefixToken
-	line     int
-	pending  bool
-	rec      record
-	key      string
-	last     *string // the field continuation lines extend
-	raw      []byte
-	hasSess  bool
-	hasState bool
+	b       builder
+	prefix  []prefixToken
+	line    int
+	pending bool
+	rec     record
+	key     string
+	last    *string // the field continuation lines extend
+	raw     []byte
+	hasSess bool // the prefix has %c: sessions are joined by session id
 }
 
 // prefixToken is a literal (lit != "") or an escape (esc != 0) of
@@ -42,7 +41,6 @@ func NewStderr(opts Options) *Stderr {
 	d := &Stderr{b: newBuilder(opts), prefix: compilePrefix(opts.LinePrefix)}
 	for _, t := range d.prefix {
 		d.hasSess = d.hasSess || t.esc == 'c'
-		d.hasState = d.hasState || t.esc == 'e'
 	}
 	return d
 }
@@ -280,9 +278,6 @@ func (d *Stderr) Flush(emit func(event.Event)) {
 	r := d.rec
 	d.pending, d.last = false, nil
 	emit(d.b.event(d.key, &r, nil, string(d.raw)))
-	if d.hasSess {
-		return
-	}
 }
 
 // Pending reports whether a record waits for its follow-up lines.

@@ -1,0 +1,132 @@
+package dashboards
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/identity"
+	"github.com/danang-soc/vigil/internal/testenv"
+)
+
+// Screenshots go to t.ArtifactDir(): kept with
+// `go test -run TestBrowser -artifacts -outputdir DIR ./dashboards`.
+
+// chromium starts headless Chromium (Debian's /usr/bin/chromium, or
+// VIGIL_CHROMIUM) with the flags of RECIPES.md and returns a tab.
+func chromium(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Chromium; skipped with -short")
+	}
+	path := os.Getenv("VIGIL_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		testenv.Missing(t, "Chromium is not installed at %s (apt-get install chromium): %v", path, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 800),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a hang guard
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	return ctx
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(t.ArtifactDir(), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Error(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+func TestBrowserLiveAlertWithoutReload(t *testing.T) {
+	ctx := chromium(t)
+	e := newEnv(t, Config{})
+	if _, err := e.ids.CreateUser(context.Background(), "lan", testPassword, identity.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+
+	// Sign in through the form.
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			screenshot(t, ctx, "failure")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	do("open the login page", chromedp.Navigate(e.srv.URL+"/login"))
+	do("fill in the form",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "lan"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), testPassword),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)))
+	do("wait until live", chromedp.WaitVisible(chromedp.CSS(`#live-status[data-state="live"]`)))
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#live-status`)))
+	if err != nil || status != "Trực tiếp" {
+		t.Errorf("status %q, %v; want Trực tiếp", status, err)
+	}
+	// Mark the page: a reload would lose the mark.
+	do("mark the page", chromedp.Evaluate[chromedp.Void](`window.vigilMark = 1`))
+
+	now := time.Date(2026, 11, 29, 9, 30, 0, 0, time.UTC)
+	alert := event.Alert{ID: event.NewID(now), RuleID: "pg-brute-force", RuleTitle: "Dò mật khẩu PostgreSQL",
+		Level: event.LevelCritical, Engine: "sigma", Time: now, Created: now, Host: "db-01", User: "0905123456",
+		Summary: "25 lần đăng nhập sai trong 60 giây", EventIDs: []event.ID{event.NewID(now)}}
+	e.feed.mu.Lock()
+	e.feed.alerts = []event.Alert{alert} // stored, as the server does before publishing
+	e.feed.mu.Unlock()
+	if err := e.console.WriteAlerts(context.Background(), []event.Alert{alert}); err != nil {
+		t.Fatal(err)
+	}
+	row := chromedp.CSS(`#alerts tbody tr[data-id="` + alert.ID.String() + `"]`)
+	do("see the alert arrive", chromedp.WaitVisible(row))
+	text, err := chromedp.Run(ctx, chromedp.Text(row))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Dò mật khẩu PostgreSQL", "Nghiêm trọng", "db-01", "0******456"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("alert row %q lacks %q", text, want)
+		}
+	}
+	if strings.Contains(text, "0905123456") {
+		t.Errorf("a viewer sees the phone number unmasked: %q", text)
+	}
+	mark, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.vigilMark || 0`))
+	if err != nil || mark != 1 {
+		t.Errorf("the page was reloaded (mark %d, %v)", mark, err)
+	}
+	screenshot(t, ctx, "live-alert")
+
+	// Switch to English: the same alert, in English.
+	do("switch to English", chromedp.Click(chromedp.CSS(`a[hreflang="en"]`)))
+	do("wait until live again", chromedp.WaitVisible(chromedp.CSS(`#live-status[data-state="live"]`)))
+	do("see the alert", chromedp.WaitVisible(row))
+	if text, err := chromedp.Run(ctx, chromedp.Text(row)); err != nil || !strings.Contains(text, "Critical") {
+		t.Errorf("English alert row %q, %v: want Critical", text, err)
+	}
+	screenshot(t, ctx, "live-alert-en")
+}

@@ -3,8 +3,8 @@ package rules
 import (
 	"os"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/danang-soc/vigil/detections/sigma"
 	"github.com/danang-soc/vigil/event"

@@ -510,3 +510,26 @@ func BenchmarkVerifyToken(b *testing.B) {
 		})
 	}
 }
+
+func TestPurgeSessions(t *testing.T) {
+	ctx := context.Background()
+	s, clk, _ := openTest(t, Config{SessionIdle: 30 * time.Minute, SessionMax: time.Hour})
+	u, err := s.CreateUser(ctx, "minh", goodPassword, RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := s.CreateSession(ctx, u)
+	clk.Advance(20 * time.Minute)
+	fresh, _ := s.CreateSession(ctx, u)
+	clk.Advance(15 * time.Minute) // old is idle for 35m, fresh for 15m
+	n, err := s.PurgeSessions(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeSessions = %d, %v; want 1", n, err)
+	}
+	if _, err := s.LookupSession(ctx, old.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("idle session survived the purge: %v", err)
+	}
+	if _, err := s.LookupSession(ctx, fresh.ID); err != nil {
+		t.Errorf("live session purged: %v", err)
+	}
+}

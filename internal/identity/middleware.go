@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Kind says how a principal authenticated.
@@ -30,6 +31,9 @@ type Principal struct {
 	CSRF string
 	// SessionID is the session's secret, for logout; empty for tokens.
 	SessionID string
+	// Expires is when the session ends at the latest (its absolute expiry),
+	// for long-lived connections; zero for tokens.
+	Expires time.Time
 }
 
 // Can reports whether the principal may do perm: its role may, and it is
@@ -81,6 +85,7 @@ func (s *Store) AuthenticateRequest(r *http.Request) (p Principal, ok bool, err 
 	return Principal{
 		Kind: KindSession, ID: sess.User.ID, Name: sess.User.Name, Role: sess.User.Role,
 		MustChangePassword: sess.User.MustChangePassword, CSRF: sess.CSRF, SessionID: sess.ID,
+		Expires: sess.Created.Add(s.cfg.SessionMax),
 	}, true, nil
 }
 

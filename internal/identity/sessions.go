@@ -145,3 +145,25 @@ func (s *Store) ClearCookie(w http.ResponseWriter) {
 // SecureCookies reports whether cookies carry the Secure attribute; other
 // cookies of the console follow the same setting.
 func (s *Store) SecureCookies() bool { return !s.cfg.InsecureCookies }
+
+// purgeEvery is how often Run deletes expired sessions.
+const purgeEvery = 15 * time.Minute
+
+// Run deletes expired sessions every 15 minutes until ctx ends. Expired
+// sessions are refused without it; it only keeps the table small.
+func (s *Store) Run(ctx context.Context) error {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n, err := s.PurgeSessions(ctx); err != nil {
+				s.log.Warn("purging expired sessions failed", "err", err)
+			} else if n > 0 {
+				s.log.Debug("expired sessions purged", "sessions", n)
+			}
+		}
+	}
+}

@@ -23,6 +23,9 @@ type framer struct {
 	start  time.Time
 	cont   bool // the current packet continues a payload of maxPacket parts
 	lost   bool
+	// row, when set, is offered each whole packet first; it returns true
+	// when it has counted the packet as a row of a result.
+	row func(p []byte) bool
 }
 
 func (f *framer) reset() {
@@ -68,6 +71,10 @@ func (f *framer) feed(ts time.Time, b []byte, limit func(seq byte) int, handle f
 		}
 		f.size = int(h[0]) | int(h[1])<<8 | int(h[2])<<16
 		f.seq = h[3]
+		if f.row != nil && !f.cont && f.size > 0 && f.size < maxPacket && f.size <= len(b) && f.row(b[:f.size]) {
+			b = b[f.size:]
+			continue
+		}
 		f.remain = f.size
 		if !f.cont {
 			f.start = ts

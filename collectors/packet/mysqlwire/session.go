@@ -166,7 +166,24 @@ func NewSession(opt Options, emit func(event.Event)) *Session {
 	if opt.MaxMessage <= 0 {
 		opt.MaxMessage = 64 << 10
 	}
-	return &Session{opt: opt, emit: emit}
+	s := &Session{opt: opt, emit: emit}
+	s.srv.row = s.row
+	return s
+}
+
+// row counts a packet of a result's rows, the common case, without the
+// framing of other packets.
+func (s *Session) row(p []byte) bool {
+	if len(s.pending) == 0 || p[0] == 0xfe || p[0] == 0xff {
+		return false
+	}
+	c := s.pending[0]
+	if c.state != respRows {
+		return false
+	}
+	c.rows++
+	c.bytes += int64(len(p)) + 4
+	return true
 }
 
 // Encrypted reports whether the session switched to TLS.

@@ -9,7 +9,9 @@ package rules
 
 import "embed"
 
-// FS holds the rule files, rooted at "sigma/".
+// FS holds the rule files under "sigma/", and "placeholders.yml": the
+// default values of the placeholders the rules use (name: [values]), for
+// the server to use where its configuration sets none.
 //
-//go:embed sigma
+//go:embed sigma placeholders.yml
 var FS embed.FS

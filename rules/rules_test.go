@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"gopkg.in/yaml.v3"
 	"io/fs"
 	"path"
 	"regexp"
@@ -157,4 +158,26 @@ func timeModifiersWork(rs *sigma.Ruleset) bool {
 	var ok bool
 	rs.Match(&e, func(r *sigma.Rule) { ok = ok || strings.HasSuffix(r.Path, "db_activity_off_hours.yml") })
 	return ok
+}
+
+// TestDefaultPlaceholders checks that the shipped placeholder defaults
+// resolve every placeholder of the pack.
+func TestDefaultPlaceholders(t *testing.T) {
+	b, err := fs.ReadFile(FS, "placeholders.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ph map[string][]string
+	if err := yaml.Unmarshal(b, &ph); err != nil {
+		t.Fatalf("placeholders.yml: %v", err)
+	}
+	for name := range placeholders {
+		if len(ph[name]) == 0 {
+			t.Errorf("placeholders.yml gives %s no value", name)
+		}
+	}
+	_, errs := sigma.Load(sigma.Config{Placeholders: ph}, FS, "sigma")
+	for _, err := range errs {
+		t.Errorf("with the default placeholders: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -108,5 +109,33 @@ func FuzzRFC3339(f *testing.F) {
 		if (canonical && !ok) || (ok && !got.Equal(want)) {
 			t.Fatalf("rfc3339(%q) = %v, %v; time.Parse = %v", s, got, ok, want)
 		}
+	})
+}
+
+// FuzzFramer feeds arbitrary TCP streams to the framer: it must never
+// panic, never return more than the limit, and only bytes of the stream.
+func FuzzFramer(f *testing.F) {
+	f.Add([]byte("<13>Nov 29 15:36:09 h app: one\n<13>Nov 29 15:36:09 h app: two\n"))
+	f.Add([]byte("12 <13>1 - - - 5 hello"))
+	f.Add([]byte("999999999 x"))
+	f.Add([]byte("\n\n\r\n0 "))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		const max = 480
+		fr := newFramer(bytes.NewReader(in), max)
+		total := 0
+		for range len(in) + 2 {
+			msg, _, err := fr.next()
+			if len(msg) > max {
+				t.Fatalf("message of %d bytes, limit %d", len(msg), max)
+			}
+			if len(msg) > 0 && !bytes.Contains(in, msg) {
+				t.Fatalf("message %q is not in the stream", msg)
+			}
+			total += len(msg)
+			if err != nil {
+				return
+			}
+		}
+		t.Fatalf("framer did not end on a %d-byte stream (%d bytes returned)", len(in), total)
 	})
 }

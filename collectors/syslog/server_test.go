@@ -457,3 +457,55 @@ func TestServerListenError(t *testing.T) {
 		t.Error("Run on a taken address returned nil, want an error")
 	}
 }
+
+func TestServerRefusesConnectionsBeyondTheLimit(t *testing.T) {
+	sink := &memSink{}
+	s := start(t, Config{TCP: "127.0.0.1:0", MaxConnections: 1, BatchWait: time.Millisecond}, sink)
+	first, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	fmt.Fprintf(first, "<13>Nov 29 15:36:09 h app: kept\n")
+	eventually(t, "the first connection's message", func() bool { return sink.count() == 1 })
+	second, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	// The server closes the second connection without reading it.
+	second.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := second.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read from the refused connection succeeded, want it closed")
+	}
+	if st := s.Stats(); st.Refused != 1 || st.Connections != 1 {
+		t.Errorf("Stats() = %+v, want 1 refused and 1 open connection", st)
+	}
+}
+
+func TestServerCutsOversizedMessages(t *testing.T) {
+	sink := &memSink{}
+	s := start(t, Config{TCP: "127.0.0.1:0", UDP: "127.0.0.1:0", MaxMessage: 480, BatchWait: time.Millisecond}, sink)
+	long := "<13>Nov 29 15:36:09 h app: " + strings.Repeat("z", 1000)
+	c, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "%d %s", len(long), long)
+	c.Close()
+	u, err := net.Dial("udp", s.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte(long))
+	u.Close()
+	eventually(t, "2 events", func() bool { return sink.count() == 2 })
+	for _, m := range sink.messages() {
+		if want := long[len("<13>Nov 29 15:36:09 h app: "):480]; m != want {
+			t.Errorf("message of %d bytes, want the first %d", len(m), len(want))
+		}
+	}
+	if st := s.Stats(); st.Truncated != 2 {
+		t.Errorf("Stats().Truncated = %d, want 2", st.Truncated)
+	}
+}

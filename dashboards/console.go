@@ -72,6 +72,8 @@ type Identity interface {
 	Authenticate(ctx context.Context, name, password string) (identity.User, error)
 	ChangePassword(ctx context.Context, name, oldPassword, newPassword string) error
 	CreateSession(ctx context.Context, user identity.User) (identity.Session, error)
+	// LookupSession re-checks the session of a long-lived websocket.
+	LookupSession(ctx context.Context, id string) (identity.Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	SetCookie(w http.ResponseWriter, s identity.Session)
 	ClearCookie(w http.ResponseWriter)

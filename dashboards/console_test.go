@@ -238,8 +238,12 @@ func TestLoginFlowAndFirstPasswordChange(t *testing.T) {
 	}
 	resp, js := get(t, b, e.srv.URL+script[1])
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") ||
-		!strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || !strings.Contains(js, "/api/v1/stream") {
+		!strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || !strings.Contains(js, "from './stream.js'") {
 		t.Errorf("live.js: %d %v", resp.StatusCode, resp.Header)
+	}
+	// Relative module imports resolve under the same hashed folder.
+	if resp, js := get(t, b, e.srv.URL+strings.TrimSuffix(script[1], "live.js")+"stream.js"); resp.StatusCode != 200 || !strings.Contains(js, "/api/v1/stream") {
+		t.Errorf("stream.js: %d", resp.StatusCode)
 	}
 	if resp, _ := get(t, b, e.srv.URL+"/assets/000000000000/live.js"); resp.StatusCode != 404 {
 		t.Errorf("asset under a stale hash: %d, want 404", resp.StatusCode)
@@ -354,8 +358,13 @@ func TestCatalogues(t *testing.T) {
 			used[m[1]] = true
 		}
 	}
-	for _, m := range regexp.MustCompile(`(?:^|[^\w.])t\('([a-z_.]+)'\)`).FindAllStringSubmatch(string(a.files["live.js"]), -1) {
-		used[m[1]] = true
+	jsKey := regexp.MustCompile(`(?:^|[^\w.])t\('([a-z_.]+)'\)`)
+	for name, b := range a.files {
+		if strings.HasSuffix(name, ".js") {
+			for _, m := range jsKey.FindAllStringSubmatch(string(b), -1) {
+				used[m[1]] = true
+			}
+		}
 	}
 	// Keys built at run time: titles, errors, roles, levels, statuses.
 	for _, k := range []string{"login.title", "password.title", "live.title", "error.title", "login.bad", "login.locked",

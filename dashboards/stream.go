@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,7 +61,23 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered the client
 	}
 	defer conn.Close()
-	c.hub.pump(conn, cl, backlog)
+	// A session's websocket lives no longer than the session: it ends at
+	// the absolute expiry, and at the next keep-alive after a logout, a
+	// password change or the idle expiry.
+	var valid func() bool
+	var deadline <-chan time.Time
+	if p.Kind == identity.KindSession {
+		valid = func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := c.deps.Identity.LookupSession(ctx, p.SessionID)
+			return err == nil
+		}
+		t := time.NewTimer(max(0, p.Expires.Sub(c.deps.Now())))
+		defer t.Stop()
+		deadline = t.C
+	}
+	c.hub.pump(conn, cl, backlog, valid, deadline)
 }
 
 // sameOrigin reports whether the request's Origin is the console's: the
@@ -80,7 +97,10 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 // pump writes the backlog, then whatever the hub sends, with pings, until
 // the client goes, fails to answer, or is kicked. A reader goroutine
 // handles pongs and the client's close.
-func (h *Hub) pump(conn *websocket.Conn, cl *client, backlog []*websocket.PreparedMessage) {
+//
+// valid, when set, is asked at every keep-alive whether the client may go
+// on; deadline, when set, ends the connection.
+func (h *Hub) pump(conn *websocket.Conn, cl *client, backlog []*websocket.PreparedMessage, valid func() bool, deadline <-chan time.Time) {
 	pongWait := 2 * h.cfg.PingInterval
 	conn.SetReadLimit(4096)
 	conn.SetReadDeadline(time.Now().Add(pongWait))
@@ -114,18 +134,29 @@ func (h *Hub) pump(conn *websocket.Conn, cl *client, backlog []*websocket.Prepar
 				return
 			}
 		case <-ping.C:
+			if valid != nil && !valid() {
+				closeWith(conn, websocket.ClosePolicyViolation, "session ended")
+				return
+			}
 			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)) != nil {
 				return
 			}
+		case <-deadline:
+			closeWith(conn, websocket.ClosePolicyViolation, "session expired")
+			return
 		case <-cl.kicked:
 			msg := "server shutting down"
 			if cl.reason == websocket.CloseTryAgainLater {
 				msg = "too slow: resume with since"
 			}
-			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(cl.reason, msg), time.Now().Add(time.Second))
+			closeWith(conn, cl.reason, msg)
 			return
 		case <-gone:
 			return
 		}
 	}
+}
+
+func closeWith(conn *websocket.Conn, code int, reason string) {
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 }

@@ -346,3 +346,23 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+func TestStreamEndsWithTheSession(t *testing.T) {
+	e := newEnv(t, Config{Hub: HubConfig{PingInterval: 20 * time.Millisecond}})
+	h := e.sessionHeader(t, "lan", identity.RoleAnalyst, e.srv.URL)
+	conn, _, err := e.dial(t, "", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, conn)
+	id := strings.TrimPrefix(h.Get("Cookie"), e.ids.CookieName()+"=")
+	if err := e.ids.DeleteSession(context.Background(), id); err != nil { // logout elsewhere
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
+		t.Errorf("after logout: %v, want close 1008", err)
+	}
+}

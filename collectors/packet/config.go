@@ -3,6 +3,8 @@ package packet
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +33,27 @@ type Config struct {
 	// IdleTimeout closes a connection that has seen no packet for this long,
 	// in packet time (default 5 minutes).
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty"`
+
+	// Live capture only.
+
+	// Interface is the network interface to capture on ("eth0", "any").
+	Interface string `json:"interface,omitempty"`
+	// Filter is the BPF filter of the capture; by default TCP to or from
+	// the configured ports.
+	Filter string `json:"filter,omitempty"`
+	// Snaplen is the bytes kept of each packet (default 262144).
+	Snaplen int `json:"snaplen,omitempty"`
+	// Promiscuous puts the interface in promiscuous mode, to see traffic
+	// not addressed to this host (a SPAN port).
+	Promiscuous bool `json:"promiscuous,omitempty"`
+	// BufferBytes is the kernel's capture buffer (default 32 MiB); when
+	// full, the kernel drops packets and counts them (Stats.KernelDropped).
+	BufferBytes int `json:"buffer_bytes,omitempty"`
+	// Batch is the most events written to the sink at once (default 512).
+	Batch int `json:"batch,omitempty"`
+	// FlushInterval is the longest an event waits before it is written
+	// (default 1s).
+	FlushInterval time.Duration `json:"flush_interval,omitempty"`
 }
 
 // Defaults of Config.
@@ -42,6 +65,10 @@ const (
 	DefaultMaxBuffer     = 64 << 20
 	DefaultMaxMessage    = 64 << 10
 	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultSnaplen       = 262144
+	DefaultBufferBytes   = 32 << 20
+	DefaultBatch         = 512
+	DefaultFlushInterval = time.Second
 )
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -66,6 +93,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.Snaplen == 0 {
+		c.Snaplen = DefaultSnaplen
+	}
+	if c.BufferBytes == 0 {
+		c.BufferBytes = DefaultBufferBytes
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.Filter == "" {
+		c.Filter = defaultFilter(c)
 	}
 	return c
 }
@@ -103,6 +145,32 @@ func (c Config) Validate() error {
 		return errors.New("max_message is negative")
 	case c.IdleTimeout < 0:
 		return errors.New("idle_timeout is negative")
+	case c.Snaplen < 0 || c.Snaplen > maxSnaplen:
+		return fmt.Errorf("snaplen %d is outside 0..%d", c.Snaplen, maxSnaplen)
+	case c.BufferBytes < 0:
+		return errors.New("buffer_bytes is negative")
+	case c.Batch < 0:
+		return errors.New("batch is negative")
+	case c.FlushInterval < 0:
+		return errors.New("flush_interval is negative")
 	}
 	return nil
+}
+
+// defaultFilter is the BPF filter for TCP to or from the configured ports.
+func defaultFilter(c Config) string {
+	var b strings.Builder
+	b.WriteString("tcp and (")
+	n := 0
+	for _, ports := range [][]uint16{c.Postgres, c.MySQL} {
+		for _, p := range ports {
+			if n > 0 {
+				b.WriteString(" or ")
+			}
+			b.WriteString("port " + strconv.Itoa(int(p)))
+			n++
+		}
+	}
+	b.WriteString(")")
+	return b.String()
 }

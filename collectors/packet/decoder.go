@@ -192,6 +192,17 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 	}
 }
 
+// Advance moves the decoder's clock to now when no packet came for a while,
+// so that idle connections are closed during a quiet live capture.
+func (d *Decoder) Advance(now time.Time) {
+	if now.After(d.now) {
+		d.now = now
+	}
+	if d.now.Sub(d.swept) > d.cfg.IdleTimeout/4 {
+		d.sweep()
+	}
+}
+
 // Flush closes every open connection, as at the end of a capture file.
 func (d *Decoder) Flush() {
 	for _, f := range d.sorted(func(*flow) bool { return true }) {

@@ -28,6 +28,8 @@ type Stats struct {
 	// sense of (corrupt, truncated or unexpected data).
 	DecodeErrors uint64
 	Events       uint64 // events emitted
+	// EventsDropped counts events of a live capture that the sink refused.
+	EventsDropped uint64
 
 	// Live capture only: what the kernel reports.
 	KernelReceived uint64 // packets the capture socket received

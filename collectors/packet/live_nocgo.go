@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package packet
+
+func openLive(Config) (liveSource, error) { return nil, ErrLiveUnsupported }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +130,57 @@ func TestBrowserLiveAlertWithoutReload(t *testing.T) {
 		t.Errorf("English alert row %q, %v: want Critical", text, err)
 	}
 	screenshot(t, ctx, "live-alert-en")
+}
+
+// TestBrowserResumesAfterDrop: the hub drops a client that falls behind
+// (a send buffer of one message), the page reconnects with ?since and gets
+// every alert it missed, without reloading.
+func TestBrowserResumesAfterDrop(t *testing.T) {
+	ctx := chromium(t)
+	e := newEnv(t, Config{Hub: HubConfig{SendBuffer: 1}})
+	if _, err := e.ids.CreateUser(context.Background(), "minh", testPassword, identity.RoleAnalyst); err != nil {
+		t.Fatal(err)
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			screenshot(t, ctx, "failure")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	do("open the login page", chromedp.Navigate(e.srv.URL+"/login?lang=en"))
+	do("sign in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "minh"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), testPassword),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)))
+	do("wait until live", chromedp.WaitVisible(chromedp.CSS(`#live-status[data-state="live"]`)))
+	do("mark the page", chromedp.Evaluate[chromedp.Void](`window.vigilMark = 1`))
+
+	// Publish in a burst until the hub has dropped the page at least once.
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	n := 0
+	for n < 150 && (n < 20 || e.console.Hub().Stats().SlowDisconnects == 0) {
+		a := event.Alert{ID: event.NewID(now), RuleID: "r", RuleTitle: "burst", Level: event.LevelLow, Time: now, Created: now,
+			Summary: "alert " + strconv.Itoa(n)}
+		if err := e.console.WriteAlerts(context.Background(), []event.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if e.console.Hub().Stats().SlowDisconnects == 0 {
+		t.Skipf("the page kept up with %d alerts in a burst; nothing to resume", n)
+	}
+	want := strconv.Itoa(n)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('alert-count').textContent === '`+want+
+		`' && document.getElementById('live-status').dataset.state === 'live'`, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#alert-count`)))
+		screenshot(t, ctx, "failure")
+		t.Fatalf("after %d drops the page shows %s alerts, want %s: %v", e.console.Hub().Stats().SlowDisconnects, got, want, err)
+	}
+	mark, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.vigilMark || 0`))
+	if err != nil || mark != 1 {
+		t.Errorf("the page was reloaded (mark %d, %v)", mark, err)
+	}
+	t.Logf("%d alerts, %d slow disconnects, all alerts shown after resuming", n, e.console.Hub().Stats().SlowDisconnects)
+	screenshot(t, ctx, "resumed")
 }

@@ -36,6 +36,8 @@ var commands = []command{
 	{"decode", "decode database sessions from a capture file", cmdDecode},
 	{"tokens", "create, list and revoke API tokens", cmdTokens},
 	{"users", "create and list console accounts", cmdUsers},
+	{"rules", "check Sigma rules: vigil rules check PATH... [--json]", cmdRules},
+	{"hunt", "run events through the rules: vigil hunt [--rules PATH...] --events FILE...", cmdHunt},
 }
 
 func main() {

@@ -38,6 +38,16 @@ type Rule struct {
 	needles []needle
 }
 
+// Filter is a Sigma filter (meta-rule) that was applied: it adds AND NOT
+// its condition to every rule in Rules.
+type Filter struct {
+	ID, Title string
+	Rules     []string // ids or names, as written
+	LogSource event.LogSource
+	Path      string
+	Line      int
+}
+
 // Correlation is a parsed, validated Sigma correlation rule. Evaluating it
 // over time is package correlate's job.
 type Correlation struct {

@@ -19,6 +19,7 @@ import (
 type Ruleset struct {
 	rules     []*Rule
 	corrs     []*Correlation
+	filters   []*Filter
 	slotNames []string
 	index     *sourceIndex
 	pre       *prefilter
@@ -33,6 +34,9 @@ func (rs *Ruleset) Rules() []*Rule { return rs.rules }
 
 // Correlations returns the correlation rules.
 func (rs *Ruleset) Correlations() []*Correlation { return rs.corrs }
+
+// Filters returns the filters applied to the rules.
+func (rs *Ruleset) Filters() []*Filter { return rs.filters }
 
 // Len is the number of detection rules.
 func (rs *Ruleset) Len() int { return len(rs.rules) }
@@ -191,23 +195,30 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 	}
 	for _, f := range filters {
 		var missing []string
+		var targets []*Rule
 		for _, ref := range f.rules {
-			r := find(ref)
-			if r == nil {
+			if r := find(ref); r != nil {
+				targets = append(targets, r)
+			} else {
 				missing = append(missing, ref)
-				continue
 			}
-			r.expr = andNode{r.expr, notNode{f.expr}}
-			name := f.title
-			if f.id != "" {
-				name = f.id
-			}
-			r.Filters = append(r.Filters, name)
 		}
 		if len(missing) > 0 {
+			// A filter meant for a rule that is not there is a mistake
+			// (a typo, a removed rule): say so and apply none of it.
 			b.errs = append(b.errs, RuleError{Path: f.path, Line: f.line, RuleID: f.id,
 				Err: fmt.Errorf("filter refers to unknown rules %s", strings.Join(missing, ", "))})
+			continue
 		}
+		name := f.title
+		if f.id != "" {
+			name = f.id
+		}
+		for _, r := range targets {
+			r.expr = andNode{r.expr, notNode{f.expr}}
+			r.Filters = append(r.Filters, name)
+		}
+		rs.filters = append(rs.filters, &Filter{ID: f.id, Title: f.title, Rules: f.rules, LogSource: f.logsource, Path: f.path, Line: f.line})
 	}
 	var corrs []*Correlation
 	for _, c := range rs.corrs {

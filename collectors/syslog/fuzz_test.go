@@ -26,6 +26,8 @@ var seeds = []string{
 	"<14>Nov 29 15:34:37 vm mysql-server_auditing: vm,root,localhost,3,0,CONNECT,,,0",
 	"<189>Nov 29 2026 15:36:09 router1 %SYS-5-CONFIG_I: Configured from console by admin",
 	"<22>Nov 29 15:36:09.250 mail postfix/smtpd[822]: connect from unknown[10.0.0.5]",
+	"<189>123: *Nov 29 15:36:09.123: %SYS-5-CONFIG_I: Configured from console by vty0 (10.0.0.5)",
+	"<166>%ASA-6-302013: Built outbound TCP connection 1 for outside:10.0.0.5/443",
 }
 
 // check holds what must be true of any parse, well-formed or not.

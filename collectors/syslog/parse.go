@@ -21,6 +21,7 @@ const (
 	FieldProcessName    = "process.name"
 	FieldProcessPID     = "process.pid"
 	FieldSourceAddress  = "log.source.address"
+	FieldSequence       = "event.sequence" // a network device's message number
 	FieldError          = "error.message"
 )
 

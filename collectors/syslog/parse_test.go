@@ -190,6 +190,23 @@ func TestParse(t *testing.T) {
 				"message", "Configured from console by admin"),
 		},
 		{
+			name: "Cisco IOS sequence number, unsynchronised clock mark, colon after the time",
+			in:   "<189>123: *Nov 29 15:36:09.123: %SYS-5-CONFIG_I: Configured from console by vty0 (10.0.0.5)",
+			time: time.Date(2026, 11, 29, 15, 36, 9, 123e6, time.UTC),
+			fields: with(pri(189), FieldSequence, event.Number("123"), FieldAppName, "%SYS-5-CONFIG_I", "process.name", "%SYS-5-CONFIG_I",
+				"message", "Configured from console by vty0 (10.0.0.5)"),
+		},
+		{
+			name:   "Cisco ASA without timestamp",
+			in:     "<166>%ASA-6-302013: Built outbound TCP connection 1 for outside:10.0.0.5/443",
+			fields: with(pri(166), FieldAppName, "%ASA-6-302013", "process.name", "%ASA-6-302013", "message", "Built outbound TCP connection 1 for outside:10.0.0.5/443"),
+		},
+		{
+			name:   "number then colon that is not a sequence number",
+			in:     "<13>42: the answer",
+			fields: with(pri(13), FieldAppName, "42", "process.name", "42", "message", "the answer"),
+		},
+		{
 			name:   "priority only, no timestamp",
 			in:     "<13>hello",
 			fields: with(pri(13), "message", "hello"),

@@ -11,6 +11,13 @@ import (
 // [TIMESTAMP [HOSTNAME]] [TAG[PID]:] MSG. Without a priority (a line of a
 // syslog file) the timestamp is required, or the line is not syslog.
 func (p *Parser) parse3164(ev *event.Event, s string, hasPRI bool) error {
+	// Cisco IOS numbers its messages: "<189>123: *Mar  1 00:00:37.123: ...".
+	if j := seqPrefix(s); j > 0 && hasPRI {
+		if _, _, ok := p.timestamp3164(s[j:]); ok {
+			ev.Fields = append(ev.Fields, event.Field{Key: FieldSequence, Value: event.Number(trimZeros(s[:j-2]))})
+			s = s[j:]
+		}
+	}
 	t, n, ok := p.timestamp3164(s)
 	if ok {
 		ev.Time = t
@@ -87,6 +94,36 @@ func (p *Parser) timestamp3164(s string) (t time.Time, n int, ok bool) {
 	if len(s) >= 19 && isDigit(s[0]) && isDigit(s[3]) && s[4] == '-' {
 		return p.isoTimestamp(s)
 	}
+	// Network devices mark an unsynchronised clock with '*' or '.'.
+	mark := 0
+	if len(s) > 0 && (s[0] == '*' || s[0] == '.') {
+		mark = 1
+	}
+	t, n, ok = p.bsdTimestamp(s[mark:])
+	if !ok {
+		return t, 0, false
+	}
+	n += mark
+	if n < len(s) && s[n] == ':' { // "00:00:37.123: %SYS-5-..."
+		n++
+	}
+	return t, n, true
+}
+
+// seqPrefix returns the length of a leading "digits: " sequence number, or 0.
+func seqPrefix(s string) int {
+	i := 0
+	for i < len(s) && i < 10 && isDigit(s[i]) {
+		i++
+	}
+	if i == 0 || i+1 >= len(s) || s[i] != ':' || s[i+1] != ' ' {
+		return 0
+	}
+	return i + 2
+}
+
+// bsdTimestamp reads "Mmm dd [yyyy ]hh:mm:ss[.frac]".
+func (p *Parser) bsdTimestamp(s string) (t time.Time, n int, ok bool) {
 	if len(s) < 14 {
 		return t, 0, false
 	}
@@ -158,10 +195,10 @@ func (p *Parser) isoTimestamp(s string) (time.Time, int, bool) {
 }
 
 // clock reads "hh:mm:ss" with an optional fraction of up to 9 digits,
-// followed by a space or the end.
+// followed by a space, a colon or the end.
 func clock(s string, i int) (hh, mm, ss, ns, end int, ok bool) {
 	hh, mm, ss, ns, end, ok = clockTo(s, i)
-	if ok && end < len(s) && s[end] != ' ' {
+	if ok && end < len(s) && s[end] != ' ' && s[end] != ':' {
 		return 0, 0, 0, 0, 0, false
 	}
 	return hh, mm, ss, ns, end, ok

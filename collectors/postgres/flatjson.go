@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func parseFlatJSON(s string, f event.Fields) (event.Fields, error) {
 			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-') {
 				j++
 			}
-			if _, err := strconv.ParseFloat(s[i:j], 64); err != nil {
+			if !jsonNumber(s[i:j]) {
 				return f, fmt.Errorf("field %s: offset %d: bad number %q", key, i, s[i:j])
 			}
 			v, i = event.Number(s[i:j]), j
@@ -99,10 +100,16 @@ func skipWS(s string, i int) int {
 // value and the index after the closing quote.
 func jsonString(s string, i int) (string, int, error) {
 	start := i + 1
+	ascii := true
 	for j := start; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '"':
+			if !ascii && !utf8.ValidString(s[start:j]) {
+				return "", 0, errInvalidUTF8
+			}
 			return s[start:j], j + 1, nil
+		case c >= 0x80:
+			ascii = false
 		case c == '\\':
 			return unescape(s, start, j)
 		case c < 0x20:
@@ -112,6 +119,10 @@ func jsonString(s string, i int) (string, int, error) {
 	return "", 0, fmt.Errorf("offset %d: unterminated string", i)
 }
 
+// errInvalidUTF8 sends a line to event.DecodeJSON, which repairs it the
+// kernel's way.
+var errInvalidUTF8 = errors.New("invalid UTF-8 in a string")
+
 // unescape finishes a string with escapes; s[start:j] has none.
 func unescape(s string, start, j int) (string, int, error) {
 	b := make([]byte, 0, len(s)-start)
@@ -120,6 +131,9 @@ func unescape(s string, start, j int) (string, int, error) {
 		c := s[j]
 		switch {
 		case c == '"':
+			if !utf8.Valid(b) {
+				return "", 0, errInvalidUTF8
+			}
 			return string(b), j + 1, nil
 		case c < 0x20:
 			return "", 0, fmt.Errorf("offset %d: control character in string", j)
@@ -176,4 +190,43 @@ func hex4(s string, i int) (rune, bool) {
 	}
 	n, err := strconv.ParseUint(s[i:i+4], 16, 32)
 	return rune(n), err == nil
+}
+
+// jsonNumber reports whether s is a JSON number:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }

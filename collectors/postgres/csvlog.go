@@ -134,7 +134,7 @@ func (d *CSVLog) record(raw string) (event.Event, error) {
 	if r.sqlstate == "00000" {
 		r.sqlstate = ""
 	}
-	own := make(event.Fields, 0, n)
+	own := make(event.Fields, 0, n+normalisedFields)
 	for i, v := range c {
 		if v == "" {
 			continue

@@ -24,7 +24,7 @@ func (d *JSONLog) Line(line []byte, emit func(event.Event)) error {
 		return nil
 	}
 	raw := string(line)
-	own, err := parseFlatJSON(raw, make(event.Fields, 0, 24))
+	own, err := parseFlatJSON(raw, make(event.Fields, 0, 24+normalisedFields))
 	if err != nil {
 		// not flat: a newer server's nested value; the general decoder
 		// keeps it as dotted keys

@@ -79,6 +79,9 @@ func (b *builder) join(key string, r *record) {
 
 func (b *builder) forget(key string) { delete(b.sessions, key) }
 
+// normalisedFields is about how many fields build adds.
+const normalisedFields = 28
+
 // Prefixes of the messages the builder understands.
 const (
 	auditPrefix = "AUDIT: "
@@ -87,7 +90,13 @@ const (
 // build returns the event of r. own holds the log's own fields (already
 // masked), put before the normalised ones.
 func (b *builder) build(r *record, own event.Fields, raw string) event.Event {
-	f := make(event.Fields, 0, len(own)+24)
+	// The log's own fields come first; the normalised ones are appended,
+	// in own's spare capacity when it has enough.
+	f := own
+	if cap(f)-len(f) < normalisedFields {
+		f = make(event.Fields, len(own), len(own)+normalisedFields)
+		copy(f, own)
+	}
 	ev := event.Event{
 		Time:   r.time,
 		Source: event.LogSource{Product: "postgresql", Category: "database"},
@@ -166,7 +175,7 @@ func (b *builder) build(r *record, own event.Fields, raw string) event.Event {
 	str("event.action", action)
 	str("event.outcome", outcome)
 	str(event.FieldMessage, msg)
-	ev.Fields = append(f, own...)
+	ev.Fields = f
 	return ev
 }
 

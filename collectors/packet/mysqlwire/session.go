@@ -307,6 +307,14 @@ func (s *Session) Close(ts time.Time) {
 	if s.phase == phaseAuth && !s.loginEmitted {
 		s.login(ts, "unknown", nil)
 	}
+	// Statements whose answer was not seen (the capture ended, or the
+	// answer was lost) are reported with an unknown outcome.
+	for _, c := range s.pending {
+		if c.cmd == comQuery || c.cmd == comStmtExecute {
+			s.statement(c, time.Time{})
+		}
+	}
+	s.pending = nil
 }
 
 func (s *Session) client(f *framer) {
@@ -371,10 +379,15 @@ func (s *Session) client(f *framer) {
 		}
 		return // no answer
 	case comChangeUser:
-		if u, rest := cstring(arg); u != "" {
-			s.user = u
-			_ = rest
+		// user, auth response, database: a new login on the connection
+		u, rest := cstring(arg)
+		s.user = u
+		if s.clientCaps&capSecureConn != 0 && len(rest) > 0 && len(rest) > int(rest[0]) {
+			rest = rest[1+int(rest[0]):]
+		} else {
+			_, rest = cstring(rest)
 		}
+		s.db, _ = cstring(rest)
 		s.phase = phaseAuth
 		s.loginTime = ts
 		s.loginEmitted = false

@@ -17,11 +17,15 @@ import (
 )
 
 // statement reports a COM_QUERY or COM_STMT_EXECUTE, or a failed
-// COM_STMT_PREPARE.
+// COM_STMT_PREPARE, answered at ts; a zero ts means that its answer was not
+// seen.
 func (s *Session) statement(c *command, ts time.Time) {
 	outcome := "success"
-	if c.err != nil {
+	switch {
+	case c.err != nil:
 		outcome = "failure"
+	case ts.IsZero():
+		outcome = "unknown"
 	}
 	q := maskStatement(c.query)
 	op, action := dbnorm.Classify(q)
@@ -33,7 +37,9 @@ func (s *Session) statement(c *command, ts time.Time) {
 	if op != "" {
 		f = append(f, event.Field{Key: "db.operation", Value: event.String(op)})
 	}
-	f = append(f, event.Field{Key: "event.duration", Value: event.Int(int64(ts.Sub(c.ts)))})
+	if !ts.IsZero() {
+		f = append(f, event.Field{Key: "event.duration", Value: event.Int(int64(ts.Sub(c.ts)))})
+	}
 	switch c.cmd {
 	case comStmtExecute:
 		f = append(f, event.Field{Key: "mysql.command", Value: event.String("COM_STMT_EXECUTE")})
@@ -51,15 +57,20 @@ func (s *Session) statement(c *command, ts time.Time) {
 			rows = int64(c.ok.affected)
 		}
 	}
-	if c.err == nil || rows > 0 {
+	if (c.err == nil && !ts.IsZero()) || rows > 0 {
 		f = append(f, event.Field{Key: "db.response.rows", Value: event.Int(rows)})
 	}
-	f = append(f, event.Field{Key: "db.response.bytes", Value: event.Int(c.bytes)})
+	if !ts.IsZero() || c.bytes > 0 {
+		f = append(f, event.Field{Key: "db.response.bytes", Value: event.Int(c.bytes)})
+	}
 	msg := statementMessage(q)
-	if c.err != nil {
+	switch {
+	case c.err != nil:
 		f = appendError(f, c.err)
 		msg += " -> " + strconv.Itoa(int(c.err.code)) + " " + c.err.message
-	} else {
+	case ts.IsZero():
+		msg += " -> no answer seen"
+	default:
 		msg += " -> " + strconv.FormatInt(rows, 10) + " rows"
 	}
 	f = append(f, event.Field{Key: event.FieldMessage, Value: event.String(msg)})

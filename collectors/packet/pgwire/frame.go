@@ -151,7 +151,7 @@ var clientTypes, serverTypes = func() (c, s [256]bool) {
 	for _, t := range "BCdcfDEHFPpQSX" {
 		c[t] = true
 	}
-	for _, t := range "R123cdDEGHWnNAstTSsIKVvZ" {
+	for _, t := range "R123cCdDEGHWnNAstTSsIKVvZ" {
 		s[t] = true
 	}
 	return

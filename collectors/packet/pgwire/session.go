@@ -193,6 +193,14 @@ func (s *Session) Close(ts time.Time) {
 	if s.phase == phaseAuth && !s.loginEmitted {
 		s.login(ts, "unknown", nil)
 	}
+	// Statements whose answer was not seen (the capture ended, or the
+	// answer was lost) are reported with an unknown outcome.
+	for _, o := range s.pending {
+		if o.kind == 'Q' || o.kind == 'E' {
+			s.complete(o, time.Time{})
+		}
+	}
+	s.pending = nil
 }
 
 func (s *Session) encrypt(ts time.Time, kind string) {
@@ -603,15 +611,21 @@ func (s *Session) who() string {
 	return user + "@" + s.db
 }
 
-// complete reports a statement.
+// complete reports a statement answered at ts; a zero ts means that its
+// answer was not seen.
 func (s *Session) complete(o *op, ts time.Time) {
 	outcome := "success"
-	if o.err != nil {
+	switch {
+	case o.err != nil:
 		outcome = "failure"
+	case ts.IsZero():
+		outcome = "unknown"
 	}
 	ev := s.statementEvent(o.ts, o.query, outcome)
 	f := ev.Fields
-	f = append(f, event.Field{Key: "event.duration", Value: event.Int(int64(ts.Sub(o.ts)))})
+	if !ts.IsZero() {
+		f = append(f, event.Field{Key: "event.duration", Value: event.Int(int64(ts.Sub(o.ts)))})
+	}
 	if o.name != "" {
 		f = append(f, event.Field{Key: "postgresql.prepared_statement", Value: event.String(o.name)})
 	}
@@ -622,18 +636,23 @@ func (s *Session) complete(o *op, ts time.Time) {
 	if n, ok := tagRows(o.tag); ok && (rows == 0 || o.copy) {
 		rows = n
 	}
-	if o.err == nil || rows > 0 {
+	if (o.err == nil && !ts.IsZero()) || rows > 0 {
 		f = append(f, event.Field{Key: "db.response.rows", Value: event.Int(rows)})
 	}
-	f = append(f, event.Field{Key: "db.response.bytes", Value: event.Int(o.bytes)})
+	if !ts.IsZero() || o.bytes > 0 {
+		f = append(f, event.Field{Key: "db.response.bytes", Value: event.Int(o.bytes)})
+	}
 	if o.tag != "" {
 		f = append(f, event.Field{Key: "db.response.tag", Value: event.String(o.tag)})
 	}
 	msg := statementMessage(o.query)
-	if o.err != nil {
+	switch {
+	case o.err != nil:
 		f = appendError(f, o.err)
 		msg += " -> " + o.err.code + " " + o.err.message
-	} else {
+	case ts.IsZero():
+		msg += " -> no answer seen"
+	default:
 		msg += " -> " + strconv.FormatInt(rows, 10) + " rows"
 	}
 	f = append(f, event.Field{Key: event.FieldMessage, Value: event.String(msg)})

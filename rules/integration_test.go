@@ -13,6 +13,9 @@ import (
 	"github.com/danang-soc/vigil/internal/testenv"
 )
 
+// formatsOptions are the decoder options of the tests.
+var formatsOptions = formats.Options{Host: "db1", AssetID: "shop-db"}
+
 // decodeLog reads the complete lines of a log file written by a running
 // server through the named format.
 func decodeLog(t *testing.T, format, path string, opts formats.Options) []event.Event {

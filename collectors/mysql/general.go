@@ -160,7 +160,8 @@ func (d *General) emitPending(emit func(event.Event), next string) {
 	switch r.command {
 	case "Connect":
 		action = dbnorm.ActionLogin
-		if r.failed {
+		if r.failed || strings.HasPrefix(r.arg, "Access denied") { // denied, maybe after another thread's line
+			r.failed = true
 			outcome = "failure"
 			b.str("error.message", r.arg)
 			b.num("db.response.status_code", "1045")

@@ -213,3 +213,23 @@ func TestErrorLogMySQL8(t *testing.T) {
 	}
 	wantFields(t, &evs[0], map[string]string{"user.name": "eve", "source.ip": "10.0.0.9", "mysql.error_code": "MY-010926", "event.outcome": "failure"})
 }
+
+func TestGeneralInterleavedDenied(t *testing.T) {
+	in := "261129 15:34:56\t     6 Connect\troot@10.0.0.9 on  using TCP/IP\n" +
+		"\t\t     7 Query\tSELECT 1\n" +
+		"\t\t     6 Connect\tAccess denied for user 'root'@'10.0.0.9' (using password: YES)"
+	d := NewGeneral(Options{})
+	var evs []event.Event
+	emit := func(e event.Event) { evs = append(evs, e) }
+	for _, l := range strings.Split(in, "\n") {
+		if err := d.Line([]byte(l), emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Flush(emit)
+	if len(evs) != 3 {
+		t.Fatalf("got %d events, want 3", len(evs))
+	}
+	wantFields(t, &evs[0], map[string]string{"event.action": "login", "event.outcome": "unknown"})
+	wantFields(t, &evs[2], map[string]string{"event.action": "login", "event.outcome": "failure", "user.name": "root", "source.ip": "10.0.0.9"})
+}

@@ -82,4 +82,3 @@ func (w *Watcher) fingerprint() uint64 {
 	}
 	return h.Sum64()
 }
-

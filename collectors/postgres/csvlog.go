@@ -65,7 +65,7 @@ func (d *CSVLog) Line(line []byte, emit func(event.Event)) error {
 		return nil
 	}
 	defer d.reset()
-	ev, err := d.record(string(d.buf))
+	ev, err := d.record(string(d.buf), 23)
 	if err != nil {
 		return fmt.Errorf("csvlog line %d: %w", d.start, err)
 	}
@@ -78,14 +78,26 @@ func (d *CSVLog) reset() {
 	d.inQuote = false
 }
 
-// Flush emits nothing: a record cut inside a quoted value is incomplete and
-// is dropped, as PostgreSQL never writes one.
-func (d *CSVLog) Flush(emit func(event.Event)) { d.reset() }
+// Flush emits a record cut inside a quoted value (the end of a truncated
+// file; PostgreSQL writes whole records) as far as it goes, the open value
+// closed, when its fields still parse.
+func (d *CSVLog) Flush(emit func(event.Event)) {
+	if len(d.buf) == 0 {
+		return
+	}
+	raw := string(d.buf) + `"`
+	d.reset()
+	if ev, err := d.record(raw, 14); err == nil { // through message
+		emit(ev)
+	}
+}
 
 // Pending reports whether a record spans lines still to come.
 func (d *CSVLog) Pending() bool { return len(d.buf) > 0 }
 
-func (d *CSVLog) record(raw string) (event.Event, error) {
+// record parses one record of at least minFields fields (23 for a whole
+// one: PostgreSQL 13's count).
+func (d *CSVLog) record(raw string, minFields int) (event.Event, error) {
 	n := 0
 	for i := 0; ; {
 		if n == len(d.cols) {
@@ -102,13 +114,13 @@ func (d *CSVLog) record(raw string) (event.Event, error) {
 		}
 		i = next + 1
 	}
-	if n < 23 {
-		return event.Event{}, fmt.Errorf("record has %d fields, want 23 to %d", n, len(csvColumns))
+	if n < minFields || n > len(csvColumns) {
+		return event.Event{}, fmt.Errorf("record has %d fields, want %d to %d", n, minFields, len(csvColumns))
 	}
-	if n > len(csvColumns) {
-		return event.Event{}, fmt.Errorf("record has %d fields, want 23 to %d", n, len(csvColumns))
+	for i := n; i < len(csvColumns); i++ {
+		d.cols[i] = ""
 	}
-	c := d.cols[:n]
+	c := d.cols[:len(csvColumns)]
 	t, err := parseTime(c[0])
 	if err != nil {
 		return event.Event{}, fmt.Errorf("field log_time: %w", err)
@@ -128,7 +140,7 @@ func (d *CSVLog) record(raw string) (event.Event, error) {
 			r.host = c[4]
 		}
 	}
-	if n > 23 {
+	if c[23] != "" {
 		r.backend = c[23]
 	}
 	if r.sqlstate == "00000" {

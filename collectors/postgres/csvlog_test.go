@@ -38,3 +38,24 @@ func TestCSVLogErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCSVLogFlushTruncated(t *testing.T) {
+	d := NewCSVLog(Options{})
+	var evs []event.Event
+	emit := func(e event.Event) { evs = append(evs, e) }
+	line := `2026-11-29 15:36:09.991 UTC,"alice","shop",17497,"127.0.0.1:40668",6b0c4669.4459,11,"SELECT",2026-11-29 15:36:09 UTC,3/26,0,ERROR,42501,"permission denied for table secrets",,,,,,,,,"psql","client backend",,0`
+	if err := d.Line([]byte(line), emit); err != nil || len(evs) != 1 {
+		t.Fatalf("complete record: %v, %d events", err, len(evs))
+	}
+	if err := d.Line([]byte(`2026-11-29 15:36:10.000 UTC,"alice","shop",17497,"127.0.0.1:40668",6b0c4669.4459,12,"idle",2026-11-29 15:36:09 UTC,3/27,0,LOG,00000,"statement: SELECT 'a`), emit); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Pending() || len(evs) != 1 {
+		t.Fatalf("cut record: Pending() = %v, %d events", d.Pending(), len(evs))
+	}
+	d.Flush(emit)
+	if d.Pending() || len(evs) != 2 {
+		t.Fatalf("after Flush: Pending() = %v, %d events", d.Pending(), len(evs))
+	}
+	wantFields(t, &evs[1], map[string]string{"message": "statement: SELECT 'a", "db.user": "alice"})
+}

@@ -162,6 +162,11 @@ func NewGrouper(cfg GrouperConfig, log *slog.Logger, now func() time.Time) (*Gro
 	return &Grouper{cfg: cfg, log: log, now: now, open: map[event.ID]*tracked{}, byEntity: map[event.Entity][]*tracked{}}, nil
 }
 
+// MaxEntitiesPerIncident bounds the entities an incident records and is
+// grouped by: a brute force from thousands of addresses stays one incident
+// about its host, its first addresses listed.
+const MaxEntitiesPerIncident = 64
+
 // Entity kinds.
 const (
 	KindHost     = "host"
@@ -249,7 +254,7 @@ func (g *Grouper) Add(a event.Alert) Result {
 	before := best.inc.Severity
 	best.record(&a, sig, g.cfg.Dedup)
 	for _, e := range ents {
-		if !slices.Contains(best.inc.Entities, e) {
+		if len(best.inc.Entities) < MaxEntitiesPerIncident && !slices.Contains(best.inc.Entities, e) {
 			best.inc.Entities = append(best.inc.Entities, e)
 			g.byEntity[e] = append(g.byEntity[e], best)
 		}

@@ -341,3 +341,35 @@ func TestApply(t *testing.T) {
 		t.Errorf("incident changed by a refused update:\n%s", diff)
 	}
 }
+
+func TestGrouperBoundsEntities(t *testing.T) {
+	h := newGroupHarness(t, GrouperConfig{})
+	var r Result
+	for i := range 200 {
+		r = h.g.Add(al("brute", event.LevelMedium, time.Duration(i)*time.Second, fmt.Sprintf("db1///10.0.%d.%d", i/256, i%256)))
+	}
+	if r.Outcome != Updated || len(r.Incident.Entities) != MaxEntitiesPerIncident || r.Incident.AlertCount != 200 {
+		t.Errorf("after 200 sources: %v with %d entities and %d alerts, want updated, %d, 200",
+			r.Outcome, len(r.Incident.Entities), r.Incident.AlertCount, MaxEntitiesPerIncident)
+	}
+}
+
+func BenchmarkGrouperAdd(b *testing.B) {
+	g, err := NewGrouper(GrouperConfig{}, nil, func() time.Time { return t0 })
+	if err != nil {
+		b.Fatal(err)
+	}
+	alerts := make([]event.Alert, 1000)
+	for i := range alerts {
+		alerts[i] = al(fmt.Sprintf("r%d", i%20), event.Level(1+i%5), time.Duration(i)*time.Second,
+			fmt.Sprintf("db%d/u%d//10.0.0.%d", i%50, i%30, i%200), "attack.credential-access")
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		a := alerts[i%len(alerts)]
+		a.Time = t0.Add(time.Duration(i) * time.Second)
+		g.Add(a)
+		i++
+	}
+}

@@ -60,7 +60,8 @@ func (s *Suppression) matches(a *event.Alert) bool {
 // AddSuppression puts s in force and returns it as stored (with its ID and
 // creation time). A suppression needs a rule or at least one field (no
 // blanket silence) and an end in the future; an ID already in force is
-// replaced.
+// replaced. The server stores suppressions and adds them again on start:
+// a given Created and Hits are kept.
 func (g *Grouper) AddSuppression(s Suppression) (Suppression, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -80,7 +81,9 @@ func (g *Grouper) AddSuppression(s Suppression) (Suppression, error) {
 	if s.ID == "" {
 		s.ID = event.NewID(now).String()
 	}
-	s.Created = now
+	if s.Created.IsZero() {
+		s.Created = now
+	}
 	s.Fields = cloneMap(s.Fields)
 	g.sups = slices.DeleteFunc(g.sups, func(x *suppression) bool { return x.ID == s.ID })
 	if len(g.sups) >= g.cfg.MaxSuppressions {

@@ -32,10 +32,26 @@ func (d *ServerAudit) Line(line []byte, emit func(event.Event)) error {
 	if len(line) == 0 {
 		return nil
 	}
-	s := string(line)
+	return d.decode(string(line), time.Time{}, emit)
+}
+
+// Syslog decodes the message of one record that server_audit sent to
+// syslog (server_audit_output_type=syslog): the file format without its
+// timestamp column, which the syslog header carries (t).
+func (d *ServerAudit) Syslog(t time.Time, msg []byte, emit func(event.Event)) error {
+	d.line++
+	return d.decode(string(msg), t, emit)
+}
+
+// decode reads a record; a zero t means the record starts with its
+// timestamp column.
+func (d *ServerAudit) decode(s string, t time.Time, emit func(event.Event)) error {
 	var c [len(auditColumns)]string
-	i := 0
-	for n := 0; n < len(c); n++ {
+	i, first := 0, 0
+	if !t.IsZero() {
+		first = 1
+	}
+	for n := first; n < len(c); n++ {
 		if n == len(c)-2 { // object: a quoted query or a plain name
 			obj, next, err := auditObject(s, i)
 			if err != nil {
@@ -55,9 +71,12 @@ func (d *ServerAudit) Line(line []byte, emit func(event.Event)) error {
 		c[n] = s[i : i+j]
 		i += j + 1
 	}
-	t, err := time.ParseInLocation("20060102 15:04:05", c[0], d.opts.loc())
-	if err != nil {
-		return fmt.Errorf("server_audit line %d: field timestamp: %q is not YYYYMMDD HH:MM:SS", d.line, c[0])
+	if first == 0 {
+		var err error
+		t, err = time.ParseInLocation("20060102 15:04:05", c[0], d.opts.loc())
+		if err != nil {
+			return fmt.Errorf("server_audit line %d: field timestamp: %q is not YYYYMMDD HH:MM:SS", d.line, c[0])
+		}
 	}
 	ev := newEvent(t, "server_audit")
 	ev.Raw = dbnorm.MaskPasswords(s)

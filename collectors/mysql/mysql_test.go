@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/testenv"
@@ -232,4 +233,18 @@ func TestGeneralInterleavedDenied(t *testing.T) {
 	}
 	wantFields(t, &evs[0], map[string]string{"event.action": "login", "event.outcome": "unknown"})
 	wantFields(t, &evs[2], map[string]string{"event.action": "login", "event.outcome": "failure", "user.name": "root", "source.ip": "10.0.0.9"})
+}
+
+func TestServerAuditSyslog(t *testing.T) {
+	d := NewServerAudit(Options{Host: "db1"})
+	var evs []event.Event
+	at := time.Date(2026, 11, 29, 15, 34, 56, 0, time.UTC)
+	err := d.Syslog(at, []byte(`vm,alice,10.0.0.5,10,23,QUERY,shop,'SELECT * FROM users WHERE id = \'1\' OR \'1\'=\'1\'',0`), func(e event.Event) { evs = append(evs, e) })
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("err %v, %d events", err, len(evs))
+	}
+	if !evs[0].Time.Equal(at) {
+		t.Errorf("time %v, want %v", evs[0].Time, at)
+	}
+	wantFields(t, &evs[0], map[string]string{"db.statement": "SELECT * FROM users WHERE id = '1' OR '1'='1'", "db.user": "alice", "source.ip": "10.0.0.5", "serverhost": "vm", "timestamp": ""})
 }

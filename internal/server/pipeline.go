@@ -48,6 +48,7 @@ type pipeline struct {
 	late       prometheus.Counter
 	suppressed prometheus.Counter
 	batchTime  prometheus.Histogram
+	stageTime  *prometheus.HistogramVec
 }
 
 func newPipeline(st pipelineStore, g *correlate.Grouper, pub publisher, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*pipeline, error) {
@@ -59,8 +60,9 @@ func newPipeline(st pipelineStore, g *correlate.Grouper, pub publisher, now func
 		late:       prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_correlation_late_events_total", Help: "Events that arrived later than the correlation lateness bound and were not correlated."}),
 		suppressed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_alerts_suppressed_total", Help: "Alerts that matched an analyst's suppression."}),
 		batchTime:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_pipeline_batch_seconds", Help: "Time to process one bus batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		stageTime:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vigil_pipeline_stage_seconds", Help: "Time spent per bus batch in each stage.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{p.events, p.alerts, p.batches, p.late, p.suppressed, p.batchTime} {
+	for _, c := range []prometheus.Collector{p.events, p.alerts, p.batches, p.late, p.suppressed, p.batchTime, p.stageTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering pipeline metrics: %w", err)
 		}
@@ -83,7 +85,9 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 		p.log.Error("skipping undecodable batch", "err", err, "bytes", len(payload))
 		return nil
 	}
+	t0 := time.Now()
 	matches := p.detect(events)
+	t1 := time.Now()
 	var alerts []event.Alert
 	p.corrMu.Lock()
 	eng := p.corr.Load()
@@ -109,9 +113,15 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 		}
 	}
 
+	t2 := time.Now()
 	if _, err := p.store.WriteEvents(ctx, events); err != nil {
 		return fmt.Errorf("storing %d events: %w", len(events), err)
 	}
+	t3 := time.Now()
+	p.stageTime.WithLabelValues("decode").Observe(t0.Sub(start).Seconds())
+	p.stageTime.WithLabelValues("detect").Observe(t1.Sub(t0).Seconds())
+	p.stageTime.WithLabelValues("correlate").Observe(t2.Sub(t1).Seconds())
+	p.stageTime.WithLabelValues("store").Observe(t3.Sub(t2).Seconds())
 	if len(alerts) > 0 {
 		if _, err := p.store.WriteAlerts(ctx, alerts); err != nil {
 			return fmt.Errorf("storing %d alerts: %w", len(alerts), err)

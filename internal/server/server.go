@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danang-soc/vigil/collectors/syslog"
@@ -58,6 +59,8 @@ type Server struct {
 	console *dashboards.Console
 	rules   ruleSources
 	ln      net.Listener
+
+	syslogTCP atomic.Value // string: the bound syslog TCP address
 
 	oneTimePassword string
 	ruleErrs        []sigma.RuleError
@@ -140,6 +143,12 @@ func New(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (s *Se
 	}
 	s.ln = ln
 	return s, nil
+}
+
+// syslogAddr is the bound syslog TCP address, once Run has bound it.
+func (s *Server) syslogAddr() string {
+	a, _ := s.syslogTCP.Load().(string)
+	return a
 }
 
 // Addr is the address the HTTP server listens on.
@@ -242,6 +251,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		s.log.Info("syslog listening", "udp", addrString(sl.UDPAddr()), "tcp", addrString(sl.TCPAddr()))
+		s.syslogTCP.Store(addrString(sl.TCPAddr()))
 		g.Go(func() error { return sl.Run(collectCtx) })
 	}
 	g.Go(func() error { return s.console.Run(gctx) })

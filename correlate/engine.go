@@ -619,7 +619,7 @@ func (st *keyState) insert(en entry, typ Type) (int, bool) {
 	if typ == ValueCount || typ == Temporal {
 		for i, old := range st.es {
 			if old.x == en.x {
-				if old.t >= en.t {
+				if old.t > en.t || old.t == en.t && old.id == en.id {
 					return 0, false
 				}
 				st.es = append(st.es[:i], st.es[i+1:]...)

@@ -11,6 +11,11 @@ import (
 // Config says which TCP ports carry which database protocol and bounds the
 // memory that reassembly may hold. The zero value of a field means its
 // default.
+//
+// Memory: at most MaxBuffer bytes of out-of-order segments over all
+// connections, plus, per connection being decoded, the message being
+// assembled in each direction (up to MaxMessage; up to 1 MiB for a packet
+// of the compressed MySQL protocol). Idle connections keep a few KiB.
 type Config struct {
 	// Postgres are the server ports decoded as PostgreSQL (default 5432).
 	Postgres []uint16 `json:"postgres,omitempty"`

@@ -100,4 +100,10 @@ func (f *framer) end(handle func(f *framer)) {
 	}
 	f.cont = false
 	handle(f)
+	if cap(f.body) > keepBuffer {
+		f.body = nil // an idle connection keeps no large buffer
+	}
 }
+
+// keepBuffer is the largest packet buffer kept between packets.
+const keepBuffer = 4 << 10

@@ -318,7 +318,7 @@ type inflater struct {
 }
 
 // maxCompressed bounds one compressed packet kept to inflate it.
-const maxCompressed = 4 << 20
+const maxCompressed = 1 << 20
 
 func (s *Session) inflate(z *inflater, fromClient bool, ts time.Time, b []byte) {
 	feed := s.feedServer
@@ -368,6 +368,11 @@ func (s *Session) inflated(z *inflater, fromClient bool, ts time.Time, feed func
 		z.lost = false
 		return
 	}
+	defer func() {
+		if cap(z.buf) > keepBuffer {
+			z.buf = nil
+		}
+	}()
 	if z.ulen == 0 {
 		feed(ts, z.buf)
 		return

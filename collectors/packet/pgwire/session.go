@@ -240,7 +240,13 @@ func (s *Session) dispatch(f *framer, fromClient bool) {
 	} else {
 		s.server(f.typ, body, f.size, f.start)
 	}
+	if cap(f.body) > keepBuffer {
+		f.body = nil // an idle connection keeps no large buffer
+	}
 }
+
+// keepBuffer is the largest message buffer kept between messages.
+const keepBuffer = 4 << 10
 
 func (s *Session) client(typ byte, body []byte, truncated bool, ts time.Time) {
 	switch typ {

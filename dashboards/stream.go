@@ -25,6 +25,9 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Kind == identity.KindSession && !c.sameOrigin(r) {
+		// Browsers hide this answer from the page: say it where operators look.
+		c.deps.Log.Warn("websocket refused: origin is not the console's", "origin", r.Header.Get("Origin"),
+			"console_origin", c.cfg.Origin, "host", r.Host, "user", p.Name)
 		identity.WriteError(w, http.StatusForbidden, "bad_origin", "websocket origin not allowed")
 		return
 	}

@@ -47,7 +47,7 @@ function renderAlerts() {
     cell(tr, when(a.time), 'time');
     levelCell(tr, a.level);
     cell(tr, a.rule_title, 'rule');
-    cell(tr, a.host);
+    cell(tr, a.host, 'host');
     cell(tr, a.user);
     cell(tr, a.summary, 'summary');
     rows.push(tr);
@@ -65,7 +65,7 @@ function renderIncidents() {
     if (state.fresh.has(i.id)) tr.className = 'fresh';
     levelCell(tr, i.severity);
     cell(tr, i.title, 'title');
-    cell(tr, t(`incident.${i.status}`), `status status-${i.status}`);
+    cell(tr, t(`incident.${i.status}`), `incident-status incident-${i.status}`);
     cell(tr, String(i.alert_count ?? 0), 'num');
     cell(tr, when(i.last_seen), 'time');
     rows.push(tr);

@@ -9,6 +9,7 @@ package formats
 
 import (
 	"slices"
+	"time"
 
 	"github.com/danang-soc/vigil/collectors/mysql"
 	"github.com/danang-soc/vigil/collectors/postgres"
@@ -38,6 +39,10 @@ type Options struct {
 	// LinePrefix is PostgreSQL's log_line_prefix (postgres-stderr;
 	// default postgres.DefaultLinePrefix).
 	LinePrefix string
+	// Location is the server's time zone, for logs that write local times
+	// without a zone (MariaDB/MySQL server_audit, general and slow logs);
+	// default UTC.
+	Location *time.Location
 }
 
 // Format is one readable log format.
@@ -69,7 +74,7 @@ func pgOptions(o Options) postgres.Options {
 }
 
 func myOptions(o Options) mysql.Options {
-	return mysql.Options{Host: o.Host, AssetID: o.AssetID}
+	return mysql.Options{Host: o.Host, AssetID: o.AssetID, Location: o.Location}
 }
 
 // Lookup returns the format called name.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Source is one configured database log: the file (or stream) a collector
@@ -20,6 +21,9 @@ type Source struct {
 	AssetID string `yaml:"asset_id" json:"asset_id"`
 	// LinePrefix is PostgreSQL's log_line_prefix, for postgres-stderr.
 	LinePrefix string `yaml:"log_line_prefix" json:"log_line_prefix,omitempty"`
+	// TimeZone is the server's IANA time zone ("Asia/Ho_Chi_Minh") for logs
+	// that write local times without a zone; default UTC.
+	TimeZone string `yaml:"time_zone" json:"time_zone,omitempty"`
 }
 
 // Validate reports every problem of s.
@@ -35,6 +39,11 @@ func (s Source) Validate() error {
 	if s.AssetID == "" {
 		errs = append(errs, errors.New("asset_id is required: it ties the log to its protected system"))
 	}
+	if s.TimeZone != "" {
+		if _, err := time.LoadLocation(s.TimeZone); err != nil {
+			errs = append(errs, fmt.Errorf("time_zone %q: %w", s.TimeZone, err))
+		}
+	}
 	if s.LinePrefix != "" && s.Format != "postgres-stderr" {
 		errs = append(errs, fmt.Errorf("log_line_prefix applies only to postgres-stderr, not %s", s.Format))
 	}
@@ -47,5 +56,9 @@ func (s Source) Decoder() (Decoder, error) {
 		return nil, err
 	}
 	f, _ := Lookup(s.Format)
-	return f.New(Options{Host: s.Host, AssetID: s.AssetID, LinePrefix: s.LinePrefix}), nil
+	o := Options{Host: s.Host, AssetID: s.AssetID, LinePrefix: s.LinePrefix}
+	if s.TimeZone != "" {
+		o.Location, _ = time.LoadLocation(s.TimeZone)
+	}
+	return f.New(o), nil
 }

@@ -533,3 +533,27 @@ func TestPurgeSessions(t *testing.T) {
 		t.Errorf("live session purged: %v", err)
 	}
 }
+
+// BenchmarkMiddlewareBearer is the authentication cost of one ingest
+// request: Middleware and Require with a cached agent token.
+func BenchmarkMiddlewareBearer(b *testing.B) {
+	s, _, _ := openTest(b, Config{})
+	secret, err := s.CreateToken(context.Background(), "agent", RoleAgent)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Middleware(Require(PermIngest, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest("POST", "/api/v1/events", nil)
+		r.Header.Set("Authorization", "Bearer "+secret)
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Errorf("status %d", w.Code)
+				return
+			}
+		}
+	})
+}

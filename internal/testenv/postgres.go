@@ -16,7 +16,7 @@ import (
 )
 
 // PostgresBin is where Debian installs PostgreSQL 15's server programs.
-var PostgresBin = "/usr/lib/postgresql/15/bin"
+const PostgresBin = "/usr/lib/postgresql/15/bin"
 
 // Postgres is a throwaway PostgreSQL server with pgaudit, on loopback, that
 // writes its log as stderr, csvlog and jsonlog at once (LogFile).

@@ -61,6 +61,7 @@ type Server struct {
 	ln      net.Listener
 
 	syslogTCP atomic.Value // string: the bound syslog TCP address
+	syslog    atomic.Value // *syslog.Server, once started
 
 	oneTimePassword string
 	ruleErrs        []sigma.RuleError
@@ -137,6 +138,7 @@ func New(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (s *Se
 	if err := s.reloadRules(ctx); err != nil {
 		return nil, err
 	}
+	s.reg.MustRegister(statsCollector{s})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
@@ -252,6 +254,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		s.log.Info("syslog listening", "udp", addrString(sl.UDPAddr()), "tcp", addrString(sl.TCPAddr()))
 		s.syslogTCP.Store(addrString(sl.TCPAddr()))
+		s.syslog.Store(sl)
 		g.Go(func() error { return sl.Run(collectCtx) })
 	}
 	g.Go(func() error { return s.console.Run(gctx) })

@@ -29,9 +29,15 @@ type acMatcher struct {
 	ascii bool
 }
 
-const acDenseBytes = 1 << 20 // budget for complete rows
+const acDenseBytes = 2 << 20 // budget for complete rows
 
-func newACMatcher(patterns []string) *acMatcher {
+// acOutFlag marks, in a complete row, a target state that has outputs, so
+// that the scan loop looks outputs up only when there are some.
+const acOutFlag = 1 << 31
+
+func newACMatcher(patterns []string) *acMatcher { return newACMatcherBudget(patterns, acDenseBytes) }
+
+func newACMatcherBudget(patterns []string, denseBytes int) *acMatcher {
 	m := &acMatcher{}
 	// Byte classes: one per byte that occurs in a pattern.
 	var used [256]bool
@@ -159,7 +165,7 @@ func newACMatcher(patterns []string) *acMatcher {
 	}
 	m.outStart[n] = uint32(len(m.outs))
 	// Complete rows for the first states.
-	m.ndense = acDenseBytes / (4 * m.nclass)
+	m.ndense = denseBytes / (4 * m.nclass)
 	if m.ndense > n {
 		m.ndense = n
 	}
@@ -172,6 +178,9 @@ func newACMatcher(patterns []string) *acMatcher {
 			var t uint32
 			if nx, ok := edge(uint32(s), uint8(c)); ok {
 				t = nx
+				if m.outStart[nx] != m.outStart[nx+1] {
+					t |= acOutFlag
+				}
 			} else if s > 0 {
 				t = m.dense[int(m.fail[s])*m.nclass+c] // fail[s] < s: already complete
 			}
@@ -187,31 +196,38 @@ func (m *acMatcher) scan(text string, hits []int32) []int32 {
 	s := uint32(0)
 	nd := uint32(m.ndense)
 	nc := uint32(m.nclass)
+	dense := m.dense
 	for i := 0; i < len(text); i++ {
-		c := m.class[text[i]]
-		for {
-			if s < nd {
-				s = m.dense[s*nc+uint32(c)]
-				break
+		c := uint32(m.class[text[i]])
+		if s < nd {
+			t := dense[s*nc+c]
+			s = t &^ acOutFlag
+			if t&acOutFlag == 0 {
+				continue
 			}
-			found := false
-			for e := m.edgeStart[s]; e < m.edgeStart[s+1]; e++ {
-				if m.edgeClass[e] == c {
-					s = m.edgeNext[e]
-					found = true
-					break
-				}
-			}
-			if found {
-				break
-			}
-			s = m.fail[s]
+		} else {
+			s = m.sparseStep(s, uint8(c))
 		}
 		if a, b := m.outStart[s], m.outStart[s+1]; a != b {
 			hits = append(hits, m.outs[a:b]...)
 		}
 	}
 	return hits
+}
+
+// sparseStep follows failure links from a deep state until a transition
+// on c exists (a complete row always has one).
+func (m *acMatcher) sparseStep(s uint32, c uint8) uint32 {
+	nd := uint32(m.ndense)
+	for s >= nd {
+		for e := m.edgeStart[s]; e < m.edgeStart[s+1]; e++ {
+			if m.edgeClass[e] == c {
+				return m.edgeNext[e]
+			}
+		}
+		s = m.fail[s]
+	}
+	return m.dense[s*uint32(m.nclass)+uint32(c)] &^ acOutFlag
 }
 
 // foldTrap reports whether s holds a rune that lower-cases to ASCII (U+0130,

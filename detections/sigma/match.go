@@ -319,7 +319,11 @@ type keywordNode struct {
 	strs  []strMatcher
 	all   bool
 	cased bool
-	res   []*regexp.Regexp
+	// anchors[i] is the position in strs[i].s of a byte that case folding
+	// leaves alone (a backslash, a dot, a digit), or -1: with one, a
+	// contains search runs on the raw text without lower-casing every
+	// field of the event.
+	anchors []int
 }
 
 func (n *keywordNode) eval(c *evalCtx) bool {
@@ -341,9 +345,22 @@ func (n *keywordNode) eval(c *evalCtx) bool {
 
 func (n *keywordNode) one(c *evalCtx, i int) bool {
 	m := &n.strs[i]
+	anchor := -1
+	if !n.cased && m.kind == strContains {
+		anchor = n.anchors[i]
+	}
 	for idx := range c.e.Fields {
 		if c.e.Fields[idx].Value.Kind == event.KindNull {
 			continue
+		}
+		if anchor >= 0 {
+			hit, ok := containsFoldAnchored(c.raw(idx), m.s, anchor)
+			if hit {
+				return true
+			}
+			if ok {
+				continue
+			}
 		}
 		var vals []string
 		if n.cased {
@@ -529,4 +546,64 @@ var lowerASCII = func() (t [utf8.RuneSelf]byte) {
 func foldString(s string) string {
 	var c evalCtx
 	return strings.Clone(c.fold(s))
+}
+
+// foldAnchor returns the position of a byte of lit that no case folding
+// changes and that no other byte folds to (ASCII punctuation and digits),
+// or -1. lit must be ASCII.
+func foldAnchor(lit string) int {
+	best := -1
+	for i := 0; i < len(lit); i++ {
+		b := lit[i]
+		if b >= utf8.RuneSelf {
+			return -1
+		}
+		if ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z') || b == ' ' {
+			continue
+		}
+		if best < 0 {
+			best = i
+		}
+	}
+	return best
+}
+
+// containsFoldAnchored reports whether a value holds lit (lower-case ASCII)
+// ignoring case, finding candidates with a fast byte search for the anchor
+// byte. ok is false when a value holds a rune that folds to ASCII; the
+// caller then uses the lower-cased text.
+func containsFoldAnchored(vals []string, lit string, anchor int) (hit, ok bool) {
+	a := lit[anchor]
+	for _, v := range vals {
+		if foldTrap(v) {
+			return false, false
+		}
+		for off := 0; ; {
+			j := strings.IndexByte(v[off:], a)
+			if j < 0 {
+				break
+			}
+			start := off + j - anchor
+			if start >= 0 && start+len(lit) <= len(v) && asciiEqualFold(v[start:start+len(lit)], lit) {
+				return true, true
+			}
+			off += j + 1
+		}
+	}
+	return false, true
+}
+
+// asciiEqualFold compares s with lower-case ASCII lit, folding s's ASCII
+// upper case.
+func asciiEqualFold(s, lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			b = lowerASCII[b]
+		}
+		if b != lit[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -229,7 +229,9 @@ func (cp *compiler) keywords(line int, vals []value, mods []string, ms modSet) (
 		if !ms.cased {
 			p = p.mapLit(foldString)
 		}
-		n.strs = append(n.strs, newStrMatcher(p))
+		m := newStrMatcher(p)
+		n.strs = append(n.strs, m)
+		n.anchors = append(n.anchors, foldAnchor(m.s))
 	}
 	return n, nil
 }

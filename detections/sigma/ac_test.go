@@ -1,0 +1,65 @@
+package sigma
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// naiveFind is what the automaton must report: every (end, pattern) pair.
+func naiveFind(pats []string, text string) []int32 {
+	var out []int32
+	low := strings.ToLower(text)
+	for end := 1; end <= len(low); end++ {
+		for i, p := range pats {
+			if strings.HasSuffix(low[:end], p) {
+				out = append(out, int32(i))
+			}
+		}
+	}
+	return out
+}
+
+func checkAC(t *testing.T, pats []string, texts []string) {
+	t.Helper()
+	for _, budget := range []int{0, 64, acDenseBytes} { // all sparse, mixed, all dense
+		m := newACMatcherBudget(pats, budget)
+		for _, text := range texts {
+			got := m.scan(text, nil)
+			want := naiveFind(pats, text)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("budget %d, patterns %q, text %q: got %v, want %v", budget, pats, text, got, want)
+			}
+		}
+	}
+}
+
+func TestACMatcher(t *testing.T) {
+	checkAC(t, []string{"he", "she", "his", "hers", "e", "\\cmd.exe", ".exe", "cmd"},
+		[]string{"ushers", "", "C:\\Windows\\CMD.EXE /c whoami", "hishers", "shhe", "ëhe"})
+}
+
+func FuzzACMatcher(f *testing.F) {
+	f.Add("abc,bc,c", "xabcabc")
+	f.Add("\\cmd.exe,.exe, /c", "C:\\Windows\\System32\\cmd.exe /c dir")
+	f.Fuzz(func(t *testing.T, pats, text string) {
+		var ps []string
+		for _, p := range strings.Split(strings.ToLower(pats), ",") {
+			if p != "" && len(ps) < 20 {
+				ps = append(ps, p)
+			}
+		}
+		if len(ps) == 0 || len(text) > 200 {
+			return
+		}
+		// The automaton folds ASCII upper case only when every pattern
+		// is ASCII; compare on lower-cased text otherwise.
+		m := newACMatcherBudget(ps, 64)
+		if !m.ascii || foldTrap(text) {
+			text = strings.ToLower(text)
+		}
+		checkAC(t, ps, []string{text})
+	})
+}

@@ -259,6 +259,25 @@ func TestLoadConfigIsStrict(t *testing.T) {
 	}
 }
 
+func TestExampleConfigIsValid(t *testing.T) {
+	c, err := LoadConfig("../../vigil.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var d Config
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// The example shows the defaults: they must agree.
+	if c.Store.Retention != d.Store.Retention || c.Bus.MaxBytes != d.Bus.MaxBytes || c.Ingest.MaxInflightBytes != d.Ingest.MaxInflightBytes ||
+		c.Correlate.SnapshotEvery != d.Correlate.SnapshotEvery || c.Incidents.Window != d.Incidents.Window {
+		t.Errorf("vigil.example.yml disagrees with the defaults:\nexample %+v\ndefault %+v", c, d)
+	}
+}
+
 func TestDemoLogDecodes(t *testing.T) {
 	log := demoLog(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC))
 	if n := strings.Count(log, "password authentication failed"); n != 8 {

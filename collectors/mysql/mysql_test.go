@@ -45,6 +45,13 @@ func decodeFile(t testing.TB, d lineDecoder, name string) []event.Event {
 		if e.Time.IsZero() {
 			t.Errorf("event %d has no time: %s", i, e.Raw)
 		}
+		seen := map[string]bool{}
+		for _, fl := range e.Fields {
+			if seen[fl.Key] {
+				t.Errorf("event %d has field %s twice", i, fl.Key)
+			}
+			seen[fl.Key] = true
+		}
 		for _, s := range []string{"alicepw", "bobpw", "Secr3t!"} {
 			if strings.Contains(string(e.AppendJSON(nil)), s) {
 				t.Errorf("event %d leaks password %q: %s", i, s, e.AppendJSON(nil))

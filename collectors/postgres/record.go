@@ -138,7 +138,7 @@ func (b *builder) build(r *record, own event.Fields, raw string) event.Event {
 		ev.Source.Service = "pgaudit"
 		a, err := parseAudit(msg[len(auditPrefix):])
 		if err != nil {
-			str("error.message", err.Error())
+			str("vigil.parse_error", err.Error())
 			break
 		}
 		if a.statement != "<not logged>" {
@@ -174,7 +174,9 @@ func (b *builder) build(r *record, own event.Fields, raw string) event.Event {
 	}
 	str("event.action", action)
 	str("event.outcome", outcome)
-	str(event.FieldMessage, msg)
+	if f.Index(event.FieldMessage) < 0 { // jsonlog and csvlog have their own, masked
+		str(event.FieldMessage, msg)
+	}
 	ev.Fields = f
 	return ev
 }

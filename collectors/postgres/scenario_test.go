@@ -41,6 +41,13 @@ func checkScenario(t *testing.T, evs []event.Event) {
 		if e.Time.IsZero() {
 			t.Errorf("event %d has no time", i)
 		}
+		seen := map[string]bool{}
+		for _, fl := range e.Fields {
+			if seen[fl.Key] {
+				t.Errorf("event %d has field %s twice", i, fl.Key)
+			}
+			seen[fl.Key] = true
+		}
 		for _, s := range []string{"alicepw", "bobpw", "Secr3t!"} {
 			if strings.Contains(e.Raw, s) || strings.Contains(string(e.AppendJSON(nil)), s) {
 				t.Errorf("event %d leaks password %q: %s", i, s, e.Raw)

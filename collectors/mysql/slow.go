@@ -129,7 +129,9 @@ func (d *Slow) kvs(s string) {
 			continue
 		}
 		if i+1 < len(toks) && !strings.HasSuffix(toks[i+1], ":") {
-			d.e.kv = append(d.e.kv, event.Field{Key: k, Value: event.String(toks[i+1])})
+			if d.e.kv.Index(k) < 0 && !normalisedKey(k) {
+				d.e.kv = append(d.e.kv, event.Field{Key: k, Value: event.String(toks[i+1])})
+			}
 			i++
 		}
 	}
@@ -192,3 +194,7 @@ func (d *Slow) Flush(emit func(event.Event)) {
 
 // Pending reports whether an entry waits for more lines.
 func (d *Slow) Pending() bool { return d.pending }
+
+// normalisedKey reports whether a slow-log key would collide with a
+// normalised field.
+func normalisedKey(k string) bool { return strings.Contains(k, ".") || k == "message" }

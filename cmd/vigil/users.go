@@ -5,8 +5,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
+
+	"golang.org/x/term"
 
 	"github.com/danang-soc/vigil/internal/identity"
 )
@@ -43,9 +46,20 @@ func cmdUsers(ctx context.Context, args []string, io stdio) int {
 			return 2
 		}
 		// The first line of standard input is the password, so that it
-		// never appears in the process list or the shell history.
-		line, err := bufio.NewReader(io.in).ReadString('\n')
-		password := strings.TrimRight(line, "\r\n")
+		// never appears in the process list or the shell history; typed
+		// at a terminal, it is not echoed.
+		var password string
+		if f, ok := io.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			fmt.Fprint(io.err, "Password: ")
+			var b []byte
+			b, err = term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(io.err)
+			password = string(b)
+		} else {
+			var line string
+			line, err = bufio.NewReader(io.in).ReadString('\n')
+			password = strings.TrimRight(line, "\r\n")
+		}
 		if password == "" {
 			fmt.Fprintln(io.err, "vigil users create: no password on standard input", identityErrSuffix(err))
 			return 2

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -556,4 +557,20 @@ func BenchmarkMiddlewareBearer(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	s, _, path := openTest(t, Config{})
+	if _, err := s.CreateToken(context.Background(), "", RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), mode)
+		}
+	}
 }

@@ -115,6 +115,16 @@ func OpenConfig(ctx context.Context, path string, cfg Config, now func() time.Ti
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating identity directory: %w", err)
 	}
+	// Create the file private before SQLite does, so that its -wal and
+	// -shm files, which take the database file's mode, are private too.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating identity database %s: %w", path, err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("restricting identity database %s: %w", path, err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -129,10 +139,6 @@ func OpenConfig(ctx context.Context, path string, cfg Config, now func() time.Ti
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating identity database %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("restricting identity database %s: %w", path, err)
 	}
 	return s, nil
 }

@@ -80,6 +80,7 @@ func TestBrowserLiveAlertWithoutReload(t *testing.T) {
 		}
 	}
 	do("open the login page", chromedp.Navigate(e.srv.URL+"/login"))
+	screenshot(t, ctx, "login")
 	do("fill in the form",
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "lan"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), testPassword),

@@ -15,8 +15,10 @@ import (
 )
 
 // cmdDecode is `vigil decode FILE.pcap [--json] [--flows] [--port-pg N,..]
-// [--port-mysql N,..]`: the database sessions of a capture, one line per
-// login, statement and error, as an analyst would use tshark.
+// [--port-mysql N,..] [--detect=false]`: the database sessions of a
+// capture, one line per login, statement and error, as an analyst would use
+// tshark. Connections to other ports are decoded too when they open as
+// PostgreSQL or MySQL (--detect, on by default).
 func cmdDecode(ctx context.Context, args []string, io stdio) int {
 	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
 	fs.SetOutput(io.err)
@@ -24,8 +26,9 @@ func cmdDecode(ctx context.Context, args []string, io stdio) int {
 	flows := fs.Bool("flows", false, "print the flow record of each connection too")
 	pg := fs.String("port-pg", "", "PostgreSQL server ports, comma-separated (default 5432)")
 	my := fs.String("port-mysql", "", "MySQL/MariaDB server ports, comma-separated (default 3306)")
+	detect := fs.Bool("detect", true, "also decode connections to other ports that open as PostgreSQL or MySQL")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: vigil decode FILE.pcap [--json] [--flows] [--port-pg N,..] [--port-mysql N,..]")
+		fmt.Fprintln(io.err, "usage: vigil decode FILE.pcap [--json] [--flows] [--port-pg N,..] [--port-mysql N,..] [--detect=false]")
 		fs.PrintDefaults()
 	}
 	// Flags may come after the file name.
@@ -47,7 +50,7 @@ func cmdDecode(ctx context.Context, args []string, io stdio) int {
 		fs.Usage()
 		return 2
 	}
-	var cfg packet.Config
+	cfg := packet.Config{Detect: *detect}
 	var err error
 	if cfg.Postgres, err = parsePorts(*pg); err != nil {
 		fmt.Fprintf(io.err, "vigil decode: --port-pg: %v\n", err)

@@ -64,8 +64,14 @@ func TestDecodeCommand(t *testing.T) {
 			t.Errorf("%d logins and %d flows, want 9 of each", logins, flows)
 		}
 	})
-	t.Run("default ports decode nothing of a non-default port", func(t *testing.T) {
+	t.Run("ports detected", func(t *testing.T) {
 		code, out, _ := runDecode(pg)
+		if code != 0 || strings.Count(out, " login ") != 12 {
+			t.Errorf("exit %d, %d logins; want 0 and 12:\n%s", code, strings.Count(out, " login "), out)
+		}
+	})
+	t.Run("no detection: nothing on a port not given", func(t *testing.T) {
+		code, out, _ := runDecode(pg, "--detect=false")
 		if code != 0 || out != "" {
 			t.Errorf("exit %d, output %q; want 0 and nothing", code, out)
 		}

@@ -21,6 +21,10 @@ type Config struct {
 	Postgres []uint16 `json:"postgres,omitempty"`
 	// MySQL are the server ports decoded as MySQL/MariaDB (default 3306).
 	MySQL []uint16 `json:"mysql,omitempty"`
+	// Detect also decodes the connections to other ports that open with a
+	// PostgreSQL startup packet or a MySQL server greeting; their server
+	// port is then decoded as that protocol from then on.
+	Detect bool `json:"detect,omitempty"`
 
 	// MaxFlows bounds the connections tracked at once (default 16384). When
 	// full, the least recently seen connection is closed early.

@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -127,6 +128,16 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 			proto = srcProto
 		}
 	default:
+		if d.cfg.Detect && len(s.payload) > 0 {
+			if p, srv := detect(s); p != protoNone {
+				// A database on a port of its own: learn the port, and
+				// take this segment as the start of the connection.
+				d.ports[srv] = p
+				d.stats.Detected++
+				fromClient, proto = srv == s.dstPort, p
+				break
+			}
+		}
 		d.stats.Ignored++
 		return
 	}
@@ -150,6 +161,10 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 			delete(d.closed, key) // the port is reused
 		}
 		f = d.open(key, proto, ts)
+		if s.flags&flagSYN == 0 && detectedNow(s, proto) {
+			// The capture missed the SYN but not the first bytes.
+			f.cli.fresh, f.srv.fresh = true, true
+		}
 	}
 	f.last = ts
 	h, other := &f.cli, &f.srv
@@ -201,6 +216,42 @@ func (d *Decoder) Advance(now time.Time) {
 	if d.now.Sub(d.swept) > d.cfg.IdleTimeout/4 {
 		d.sweep()
 	}
+}
+
+// detect recognises the first segment of a database connection on a port
+// not configured: a PostgreSQL startup, SSLRequest or GSSENCRequest from
+// the client, or a MySQL server greeting. It returns the protocol and the
+// server's port.
+func detect(s *segment) (protocol, uint16) {
+	b := s.payload
+	if len(b) >= 8 {
+		n, code := binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
+		if int(n) == len(b) && (code == 80877103 || code == 80877104 || (code == 196608 && n > 8 && n < 10000 && b[len(b)-1] == 0)) {
+			return protoPostgres, s.dstPort
+		}
+	}
+	if len(b) >= 40 && int(b[0])|int(b[1])<<8|int(b[2])<<16 == len(b)-4 && b[3] == 0 && b[4] == 10 {
+		// protocol 10, then a printable server version ending in NUL
+		for i, c := range b[5:min(len(b), 5+64)] {
+			if c == 0 {
+				if i > 0 {
+					return protoMySQL, s.srcPort
+				}
+				break
+			}
+			if c < 0x20 || c > 0x7e {
+				break
+			}
+		}
+	}
+	return protoNone, 0
+}
+
+// detectedNow reports whether s is the segment that made detect learn its
+// port, so that its connection starts with it rather than inside it.
+func detectedNow(s *segment, p protocol) bool {
+	got, _ := detect(s)
+	return got == p
 }
 
 // Flush closes every open connection, as at the end of a capture file.

@@ -11,6 +11,7 @@ import (
 // the hole before them fills or is given up on.
 type halfStream struct {
 	started bool   // next is known
+	fresh   bool   // the connection was found at its start: no bytes came before
 	base    uint32 // sequence number of the first byte of the stream
 	next    uint32 // sequence number of the next byte to deliver
 	fin     bool   // FIN seen
@@ -44,8 +45,10 @@ func (h *halfStream) add(a *Decoder, ts time.Time, seq uint32, payload []byte, d
 		// the decoder that what came before is unknown.
 		h.started = true
 		h.next, h.base = seq, seq
-		a.stats.Gaps++
-		gap(0)
+		if !h.fresh {
+			a.stats.Gaps++
+			gap(0)
+		}
 	}
 	d := seqDiff(seq, h.next)
 	if d < 0 {

@@ -322,3 +322,39 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// TestDetect decodes the own captures without their ports configured: the
+// PostgreSQL startup and the MySQL greeting give the ports away, and the
+// events are those of a decode with the ports given.
+func TestDetect(t *testing.T) {
+	for _, c := range []capture{
+		{"postgres.pcap", Config{Postgres: []uint16{5433}}},
+		{"mariadb.pcap", Config{MySQL: []uint16{3307}}},
+	} {
+		t.Run(c.rel, func(t *testing.T) {
+			path := testenv.Corpus(t, "pcaps", c.rel)
+			want, _ := decodeAll(t, path, c.cfg)
+			got, st := decodeAll(t, path, Config{Detect: true})
+			if st.Detected != 1 {
+				t.Errorf("%d ports detected, want 1", st.Detected)
+			}
+			// The first connection is known from its first data, not
+			// from its SYN: its flow record and its flow id (the
+			// PostgreSQL session id) differ; compare the rest.
+			noFlows := func(evs []event.Event) []event.Event {
+				var out []event.Event
+				for _, ev := range evs {
+					if ev.Fields.Str("event.action") != "flow" {
+						ev.Fields = ev.Fields.Clone()
+						ev.Fields.Delete("db.session.id")
+						out = append(out, ev)
+					}
+				}
+				return out
+			}
+			if diff := cmp.Diff(render(noFlows(want), Stats{}), render(noFlows(got), Stats{})); diff != "" {
+				t.Errorf("events with detection differ (-configured +detected):\n%s", diff)
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ type Stats struct {
 	Bytes   uint64 // captured bytes of those packets
 	TCP     uint64 // TCP segments to or from a configured port
 	Ignored uint64 // packets that are not TCP to a configured port
+	// Detected counts the server ports learnt by Config.Detect.
+	Detected uint64
 	// Malformed are packets that claim IP/TCP but are truncated or invalid.
 	Malformed uint64
 	// CaptureErrors counts damage to the capture itself: a file cut short

@@ -448,3 +448,48 @@ func waitDrained(t *testing.T, in *instance) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestCorrelationSurvivesCrash sends half of a brute force, kills vigil
+// with SIGKILL before it snapshots its correlation state, restarts it and
+// sends the rest: exactly one brute-force alert must come of it.
+func TestCorrelationSurvivesCrash(t *testing.T) {
+	data := t.TempDir()
+	// Snapshots far apart, so that only the journal can carry the state.
+	cfg := "correlate:\n  snapshot_every: 1h\n"
+	failed := func(in *instance, agent string, n, from int) {
+		t.Helper()
+		var body bytes.Buffer
+		base := time.Now().UTC().Add(-time.Minute)
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&body, `{"@timestamp":%q,"logsource":{"product":"postgresql","category":"database"},"host":{"name":"db-crash"},"db.system":"postgresql","event.action":"login","event.outcome":"failure","db.user":"postgres","source.ip":"198.51.100.7","source.address":"198.51.100.7","message":"password authentication failed for user \"postgres\" %d"}`+"\n",
+				base.Add(time.Duration(from+i)*time.Second).Format(time.RFC3339Nano), from+i)
+		}
+		resp, b := in.request("POST", "/api/v1/events", agent, &body)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("ingest: %d %s", resp.StatusCode, b)
+		}
+	}
+	in := start(t, data, cfg)
+	failed(in, in.createToken("agent"), 3, 0)
+	waitDrained(t, in)
+	in.kill()
+
+	in = start(t, data, cfg)
+	failed(in, in.createToken("agent"), 2, 3)
+	waitDrained(t, in)
+	count := func() int {
+		resp, b := in.request("GET", "/api/v1/alerts?limit=100", in.token, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("alerts: %d %s", resp.StatusCode, b)
+		}
+		return strings.Count(string(b), `"rule_title":"Database Brute-Force Login"`)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("brute-force alerts after a crash in the middle of the attack: %d, want 1", n)
+	}
+	in.stop()
+}

@@ -97,8 +97,10 @@ type FileInput struct {
 
 // ConsoleConfig configures the web console.
 type ConsoleConfig struct {
-	// Origin is the console's public origin, checked on websocket upgrades;
-	// default http://LISTEN.
+	// Origin is the console's public origin, checked on websocket upgrades
+	// opened with a session cookie. Default empty: the origin must match
+	// the request's Host, which works whichever name the console is opened
+	// by (127.0.0.1 or localhost).
 	Origin string `yaml:"origin"`
 	// SecureCookies marks session cookies Secure. Default: true unless the
 	// listen address is loopback (plain HTTP on 127.0.0.1).
@@ -175,9 +177,6 @@ func (c *Config) Validate() error {
 		if f.Path == "" || f.Format == "" {
 			return fmt.Errorf("files[%d]: path and format are required", i)
 		}
-	}
-	if c.Console.Origin == "" {
-		c.Console.Origin = "http://" + c.Listen
 	}
 	if c.Console.SecureCookies == nil {
 		ip := net.ParseIP(host)

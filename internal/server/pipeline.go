@@ -18,6 +18,7 @@ import (
 
 // pipelineStore is what the pipeline needs of the store.
 type pipelineStore interface {
+	stateStore
 	WriteEvents(ctx context.Context, batch []event.Event) (int, error)
 	WriteAlerts(ctx context.Context, alerts []event.Alert) (int, error)
 	UpsertIncident(ctx context.Context, inc event.Incident, alertIDs []event.ID) error
@@ -34,8 +35,10 @@ type publisher interface {
 type pipeline struct {
 	rules   atomic.Pointer[sigma.Ruleset]
 	corr    atomic.Pointer[correlate.Engine]
-	corrMu  sync.Mutex // serialises correlation with snapshots and rule swaps
+	corrMu  sync.Mutex // serialises correlation with snapshots and rule swaps; guards journal
+	journal journal
 	store   pipelineStore
+	state   stateStore
 	group   *correlate.Grouper
 	pub     publisher
 	now     func() time.Time
@@ -53,7 +56,7 @@ type pipeline struct {
 
 func newPipeline(st pipelineStore, g *correlate.Grouper, pub publisher, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*pipeline, error) {
 	p := &pipeline{
-		store: st, group: g, pub: pub, now: now, log: log, workers: runtime.GOMAXPROCS(0),
+		store: st, state: st, group: g, pub: pub, now: now, log: log, workers: runtime.GOMAXPROCS(0),
 		events:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_pipeline_events_total", Help: "Events processed by detection and stored."}),
 		alerts:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_alerts_total", Help: "Alerts raised, by engine and level."}, []string{"engine", "level"}),
 		batches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_pipeline_batches_total", Help: "Bus batches processed."}),
@@ -106,6 +109,7 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 		ev := &events[m.event]
 		refs := ruleRefs(m.rule)
 		if eng != nil && eng.References(refs[0]) || eng != nil && len(refs) > 1 && eng.References(refs[1]) {
+			p.journal.add(refs, ev)
 			if err := eng.Observe(refs, ev, emit); err != nil {
 				p.late.Inc()
 				p.log.Debug("event too late for correlation", "event_id", ev.ID, "err", err)
@@ -128,6 +132,9 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 	p.stageTime.WithLabelValues("correlate").Observe(t2.Sub(t1).Seconds())
 	if err := <-stored; err != nil {
 		return fmt.Errorf("storing %d events: %w", len(events), err)
+	}
+	if err := p.flushJournal(ctx, p.state); err != nil {
+		return err
 	}
 	if len(alerts) > 0 {
 		if _, err := p.store.WriteAlerts(ctx, alerts); err != nil {

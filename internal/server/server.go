@@ -175,28 +175,32 @@ func (s *Server) reloadRules(ctx context.Context) error {
 		return fmt.Errorf("starting correlation: %w", err)
 	}
 	s.pipe.corrMu.Lock()
-	defer s.pipe.corrMu.Unlock()
-	var state []byte
-	if old := s.pipe.corr.Load(); old != nil {
+	old := s.pipe.corr.Load()
+	if old != nil {
+		// Carry the state of the rules that remain over to the new engine.
 		var b bytes.Buffer
 		if err := old.Snapshot(&b); err != nil {
+			s.pipe.corrMu.Unlock()
 			return fmt.Errorf("saving correlation state: %w", err)
 		}
-		state = b.Bytes()
-	} else {
-		state, err = s.store.State(ctx, correlationStateKey)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("reading correlation state: %w", err)
-		}
-	}
-	if len(state) > 0 {
-		if err := eng.Restore(bytes.NewReader(state)); err != nil {
-			// Losing half-seen patterns is better than not starting.
-			s.log.Error("correlation state not restored", "err", err)
+		if err := eng.Restore(&b); err != nil {
+			s.log.Error("correlation state not carried over to the new rules", "err", err)
 		}
 	}
 	s.pipe.rules.Store(rs)
 	s.pipe.corr.Store(eng)
+	s.pipe.corrMu.Unlock()
+	if old == nil {
+		alerts, err := s.pipe.recover(ctx, s.store)
+		if err != nil {
+			return err
+		}
+		if len(alerts) > 0 {
+			if _, err := s.store.WriteAlerts(ctx, alerts); err != nil {
+				return fmt.Errorf("storing replayed correlation alerts: %w", err)
+			}
+		}
+	}
 	s.ruleMu.Lock()
 	s.ruleErrs = errs
 	s.ruleMu.Unlock()
@@ -204,20 +208,8 @@ func (s *Server) reloadRules(ctx context.Context) error {
 	return nil
 }
 
-const correlationStateKey = "correlate.snapshot"
-
 // saveCorrelation stores the correlation engine's state.
-func (s *Server) saveCorrelation(ctx context.Context) error {
-	s.pipe.corrMu.Lock()
-	eng := s.pipe.corr.Load()
-	var b bytes.Buffer
-	err := eng.Snapshot(&b)
-	s.pipe.corrMu.Unlock()
-	if err != nil {
-		return fmt.Errorf("snapshotting correlation: %w", err)
-	}
-	return s.store.PutState(ctx, correlationStateKey, b.Bytes())
-}
+func (s *Server) saveCorrelation(ctx context.Context) error { return s.pipe.snapshot(ctx, s.store) }
 
 // Run serves until ctx ends, then shuts down gracefully: the HTTP server
 // stops taking requests and drains, collectors stop, the pipeline finishes

@@ -75,20 +75,6 @@ type entry struct {
 	x  uint64   // per type: referenced rule index, value hash or float64 bits
 }
 
-// keyState is the window of one group-by key, oldest entry first. The
-// first two entries live inside it: most keys hold one or two events, and
-// this saves them an allocation and a cache miss.
-type keyState struct {
-	es  []entry
-	inl [2]entry
-}
-
-func newKeyState() *keyState {
-	st := &keyState{}
-	st.es = st.inl[:0]
-	return st
-}
-
 type compiled struct {
 	Rule
 	ref         string
@@ -101,7 +87,7 @@ type compiled struct {
 	emitted     bool // its alerts go to emit (see Engine.Generates)
 	parents     []target
 
-	keys      map[string]*keyState
+	keys      *keyTable
 	due       dueHeap
 	nextSweep int64
 
@@ -208,7 +194,7 @@ func checkCycles(rules []*compiled, self map[string]*compiled) error {
 }
 
 func compile(r Rule, cfg Config) *compiled {
-	c := &compiled{Rule: r, ref: r.Ref(), span: int64(r.Timespan), keys: map[string]*keyState{}}
+	c := &compiled{Rule: r, ref: r.Ref(), span: int64(r.Timespan), keys: newKeyTable()}
 	c.groupFields = make([][]string, len(r.Rules))
 	c.valFields = make([][]string, len(r.Rules))
 	for i := range r.Rules {
@@ -408,12 +394,13 @@ func (e *Engine) advance(w int64, emit func(event.Alert)) {
 // with an event that is not late.
 func (e *Engine) sweep(r *compiled) {
 	limit := e.watermark - r.span
-	for k, st := range r.keys {
+	r.keys.all(func(st *keyState) bool {
 		if st.es[len(st.es)-1].t < limit {
-			delete(r.keys, k)
+			r.keys.remove(st)
 			r.expired++
 		}
-	}
+		return true
+	})
 }
 
 // obs is one observation: a base event, or the alert of a chained
@@ -540,15 +527,12 @@ func (e *Engine) add(tg target, o *obs, emit func(event.Alert)) {
 		r.missing++
 		return
 	}
-	var key string
-	st := r.keys[string(e.keyBuf)]
+	st := r.keys.get(e.keyBuf)
 	if st == nil {
-		if len(r.keys) >= e.cfg.MaxKeysPerRule {
+		if r.keys.len() >= e.cfg.MaxKeysPerRule {
 			e.evict(r)
 		}
-		key = string(e.keyBuf)
-		st = newKeyState()
-		r.keys[key] = st
+		st = r.keys.add(e.keyBuf)
 	}
 	firstBefore := int64(math.MaxInt64)
 	if len(st.es) > 0 {
@@ -574,10 +558,7 @@ func (e *Engine) add(tg target, o *obs, emit func(event.Alert)) {
 	}
 	if r.atClose {
 		if st.es[0].t != firstBefore { // a new window start: older items are stale
-			if key == "" {
-				key = string(e.keyBuf)
-			}
-			heap.Push(&r.due, due{at: st.es[0].t + r.span, key: key})
+			heap.Push(&r.due, due{at: st.es[0].t + r.span, key: st.key()})
 			e.nextWork = min(e.nextWork, st.es[0].t+r.span+1)
 		}
 		return
@@ -590,13 +571,11 @@ func (e *Engine) add(tg target, o *obs, emit func(event.Alert)) {
 			end++
 		}
 		if r.holds(es[s : end+1]) {
-			if key == "" {
-				key = string(e.keyBuf)
-			}
+			key := st.key()
 			win := r.members(es[s : end+1])
 			st.es = append(es[:s], es[end+1:]...)
 			if len(st.es) == 0 {
-				delete(r.keys, key)
+				r.keys.remove(st)
 			}
 			e.fire(r, key, win, o, emit)
 			return
@@ -745,7 +724,8 @@ func (r *compiled) rare(es []entry) []entry {
 func (e *Engine) closeDue(r *compiled, emit func(event.Alert)) {
 	for len(r.due) > 0 && r.due[0].at < e.watermark {
 		d := heap.Pop(&r.due).(due)
-		st := r.keys[d.key]
+		e.keyBuf = append(e.keyBuf[:0], d.key...)
+		st := r.keys.get(e.keyBuf)
 		if st == nil || st.es[0].t+r.span != d.at {
 			continue // evicted, or its window start moved: a newer item exists
 		}
@@ -753,7 +733,7 @@ func (e *Engine) closeDue(r *compiled, emit func(event.Alert)) {
 		win := slices.Clone(st.es[:end])
 		st.es = append(st.es[:0], st.es[end:]...)
 		if len(st.es) == 0 {
-			delete(r.keys, d.key)
+			r.keys.remove(st)
 		} else {
 			heap.Push(&r.due, due{at: st.es[0].t + r.span, key: d.key})
 		}
@@ -773,21 +753,21 @@ func (e *Engine) closeDue(r *compiled, emit func(event.Alert)) {
 // meets one, otherwise the sampled key whose newest event is oldest.
 func (e *Engine) evict(r *compiled) {
 	limit := e.watermark - r.span
-	victim, oldest, n := "", int64(math.MaxInt64), 0
-	for k, st := range r.keys { // map iteration starts at a random key
+	var victim *keyState
+	oldest, n := int64(math.MaxInt64), 0
+	r.keys.sample(func(st *keyState) bool {
 		last := st.es[len(st.es)-1].t
 		if last < limit {
-			victim = k
-			break
+			victim = st
+			return false
 		}
 		if last < oldest {
-			victim, oldest = k, last
+			victim, oldest = st, last
 		}
-		if n++; n == 16 {
-			break
-		}
-	}
-	delete(r.keys, victim)
+		n++
+		return n < 16
+	})
+	r.keys.remove(victim)
 	r.evicted++
 }
 

@@ -49,7 +49,7 @@ func (e *Engine) encode() []byte {
 	defer e.mu.Unlock()
 	n := 64
 	for _, r := range e.rules {
-		n += len(r.keys) * 48
+		n += r.keys.len() * 48
 	}
 	b := make([]byte, 0, n)
 	b = append(b, snapshotMagic...)
@@ -64,9 +64,10 @@ func (e *Engine) encode() []byte {
 	for _, r := range e.rules {
 		b = appendString(b, r.ref)
 		b = binary.LittleEndian.AppendUint64(b, r.fingerprint)
-		b = binary.AppendUvarint(b, uint64(len(r.keys)))
-		for k, st := range r.keys {
-			b = appendString(b, k)
+		b = binary.AppendUvarint(b, uint64(r.keys.len()))
+		r.keys.all(func(st *keyState) bool {
+			b = binary.AppendUvarint(b, uint64(st.keyLen()))
+			b = st.appendKey(b)
 			b = binary.AppendUvarint(b, uint64(len(st.es)))
 			prev := int64(0)
 			for _, en := range st.es {
@@ -75,7 +76,8 @@ func (e *Engine) encode() []byte {
 				b = append(b, en.id[:]...)
 				b = binary.AppendUvarint(b, en.x)
 			}
-		}
+			return true
+		})
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.chained)))
 	for _, a := range e.chained {
@@ -112,7 +114,7 @@ func (e *Engine) Restore(r io.Reader) error {
 	byRef := map[string]*compiled{}
 	for _, r := range e.rules {
 		byRef[r.ref] = r
-		r.keys = map[string]*keyState{}
+		r.keys = newKeyTable()
 		r.due = nil
 		r.nextSweep = 0
 	}
@@ -127,12 +129,11 @@ func (e *Engine) Restore(r io.Reader) error {
 			continue
 		}
 		for k, es := range sr.keys {
-			if len(r.keys) >= e.cfg.MaxKeysPerRule {
+			if r.keys.len() >= e.cfg.MaxKeysPerRule {
 				e.evict(r)
 			}
-			st := newKeyState()
+			st := r.keys.add([]byte(k))
 			st.es = append(st.es, es...)
-			r.keys[k] = st
 			if r.atClose {
 				r.due = append(r.due, due{at: es[0].t + r.span, key: k})
 			}

@@ -47,7 +47,7 @@ func (e *Engine) Stats() Stats {
 	}
 	for _, r := range e.rules {
 		s.Rules = append(s.Rules, RuleStats{
-			Rule: r.ref, Keys: len(r.keys), Alerts: r.alerts, Evicted: r.evicted,
+			Rule: r.ref, Keys: r.keys.len(), Alerts: r.alerts, Evicted: r.evicted,
 			Expired: r.expired, Truncated: r.truncated, Missing: r.missing,
 		})
 	}

@@ -147,10 +147,11 @@ func (t *keyTable) place(h uint64, ref uint32) {
 	t.slots[i] = h>>32<<32 | uint64(ref+2)
 }
 
-// rehash sizes the table for twice the live keys, dropping removed slots.
+// rehash sizes the table for twice the live keys (a load of at most a
+// half, and add rehashes at three quarters), dropping removed slots.
 func (t *keyTable) rehash() {
 	n := 16
-	for n*3 < (t.live+1)*2*4 {
+	for n < (t.live+1)*2 {
 		n *= 2
 	}
 	old := t.slots

@@ -15,6 +15,7 @@ import (
 type sourceIndex struct {
 	entries []SourceMapping
 	fields  []string // every field a condition tests
+	table   *keyTable
 	shapes  []shape
 }
 
@@ -69,6 +70,11 @@ func newSourceIndex(m *LogSourceMapping) *sourceIndex {
 			ix.shapes[sp].byKey[k] = append(ix.shapes[sp].byKey[k], i)
 		}
 	}
+	byName := map[string][]int32{}
+	for i, f := range ix.fields {
+		byName[f] = []int32{int32(i)}
+	}
+	ix.table = newKeyTable(byName)
 	return ix
 }
 
@@ -84,15 +90,11 @@ func (ix *sourceIndex) match(e *event.Event, out []int, c *evalCtx) []int {
 	n := 0
 	for i := range e.Fields {
 		f := &e.Fields[i]
-		for j, name := range ix.fields {
-			if !has[j] && f.Key == name {
+		for _, j := range ix.table.get(f.Key) {
+			if !has[j] {
 				vals[j], has[j] = f.Value.Str, true
 				n++
-				break
 			}
-		}
-		if n == len(ix.fields) {
-			break
 		}
 	}
 	if n == 0 {

@@ -90,6 +90,7 @@ type fieldNode struct {
 	strs   []strMatcher // modeFold (lower-cased), modeCased, modeFieldRef (kind only)
 	res    []*regexp.Regexp
 	reLits [][]string // per regex: prefilter literals (nil: none known)
+	reMin  []int      // per regex: the shortest value it can match
 	nums   []numOp
 	nets   []netip.Prefix
 	refs   []int32 // modeFieldRef: slots of the referenced fields
@@ -169,10 +170,10 @@ func anyStr(m *strMatcher, vals []string) bool {
 }
 
 func (n *fieldNode) matchRegex(vals []string) bool {
-	for _, re := range n.res {
+	for i, re := range n.res {
 		hit := false
 		for _, v := range vals {
-			if re.MatchString(v) {
+			if len(v) >= n.reMin[i] && re.MatchString(v) {
 				hit = true
 				break
 			}
@@ -439,15 +440,25 @@ func (c *evalCtx) reset(e *event.Event, keys []string) {
 	c.cands = c.cands[:0]
 }
 
+// resolve maps every field of the event to the rule field slots that read
+// it, in one pass; slots left unmapped are absent from the event.
+func (c *evalCtx) resolve(t *keyTable) {
+	for i := range c.e.Fields {
+		for _, s := range t.get(c.e.Fields[i].Key) {
+			if c.slotGen[s] != c.gen { // the first of duplicate keys wins
+				c.slotGen[s] = c.gen
+				c.slotIdx[s] = int32(i)
+			}
+		}
+	}
+}
+
 // field resolves a rule field slot to an event field index, or -1.
 func (c *evalCtx) field(slot int32) int {
 	if c.slotGen[slot] == c.gen {
 		return int(c.slotIdx[slot])
 	}
-	i := c.e.Fields.Index(c.keys[slot])
-	c.slotGen[slot] = c.gen
-	c.slotIdx[slot] = int32(i)
-	return i
+	return -1
 }
 
 // lower returns the lower-cased text of each element of field idx.

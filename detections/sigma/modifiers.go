@@ -133,6 +133,7 @@ func (cp *compiler) compileField(key string, keyLine int, vn *yaml.Node) (node, 
 			n.res = append(n.res, re)
 			lits, _ := regexNeedles(re.String())
 			n.reLits = append(n.reLits, lits)
+			n.reMin = append(n.reMin, regexMinLen(re.String()))
 		}
 		return n, nil
 	case ms.cidr:

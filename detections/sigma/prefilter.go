@@ -215,6 +215,9 @@ type slotScan struct {
 	needsLow bool // exact, prefix or suffix needles: scan lower-cased text
 }
 
+// acMaxNeedle bounds the bytes of a needle that the automaton matches.
+const acMaxNeedle = 12
+
 // prefilter indexes every rule's needles per field.
 type prefilter struct {
 	scans       map[int32]*slotScan
@@ -254,7 +257,15 @@ func buildPrefilter(rules []*Rule) *prefilter {
 					l.suf, l.sufID = append(l.suf, reverse(n.lit)), append(l.sufID, id)
 					sc.needsLow = true
 				default:
-					l.con, l.conID = append(l.con, n.lit), append(l.conID, id)
+					// The automaton looks for the last bytes of a long
+					// needle only: a smaller, shallower automaton scans
+					// faster, and a rule made a candidate by a partial
+					// match is still evaluated in full.
+					lit := n.lit
+					if len(lit) > acMaxNeedle {
+						lit = lit[len(lit)-acMaxNeedle:]
+					}
+					l.con, l.conID = append(l.con, lit), append(l.conID, id)
 				}
 			}
 			pf.needleRules[id] = append(pf.needleRules[id], int32(r.index))

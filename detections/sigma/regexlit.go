@@ -108,3 +108,53 @@ func foldsSpecially(r rune) (rune, bool) {
 	}
 	return unicode.ToLower(r), false
 }
+
+// regexMinLen is the fewest bytes a match of expr can span (0 when it
+// cannot tell): a value shorter than that cannot match, which spares a
+// regular-expression run on most values.
+func regexMinLen(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	return reMinLen(re.Simplify(), 0)
+}
+
+func reMinLen(re *syntax.Regexp, depth int) int {
+	if depth > 50 {
+		return 0
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			if r < 0x80 {
+				n++
+			} else {
+				n += 2 // folded forms may be shorter: count the shortest UTF-8
+			}
+		}
+		return n
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1
+	case syntax.OpCapture, syntax.OpPlus:
+		return reMinLen(re.Sub[0], depth+1)
+	case syntax.OpRepeat:
+		return re.Min * reMinLen(re.Sub[0], depth+1)
+	case syntax.OpConcat:
+		n := 0
+		for _, s := range re.Sub {
+			n += reMinLen(s, depth+1)
+		}
+		return n
+	case syntax.OpAlternate:
+		m := -1
+		for _, s := range re.Sub {
+			if l := reMinLen(s, depth+1); m < 0 || l < m {
+				m = l
+			}
+		}
+		return max(m, 0)
+	}
+	return 0
+}

@@ -287,8 +287,9 @@ type bucket struct {
 	rules  []int32 // rules without needles, always evaluated, in order
 	member []uint64
 	scans  []*slotScan
-	keys   []string // per slot: the event field it reads
-	any    bool     // no rule at all applies
+	keys   []string  // per slot: the event field it reads
+	table  *keyTable // event field name -> slots reading it
+	any    bool      // no rule at all applies
 }
 
 func (b *bucket) has(ri int32) bool { return b.member[ri>>6]&(1<<(ri&63)) != 0 }
@@ -303,6 +304,7 @@ func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
 		return
 	}
 	c.reset(e, b.keys)
+	c.resolve(b.table)
 	for _, sc := range b.scans {
 		idx := c.field(sc.slot)
 		if idx < 0 {
@@ -396,6 +398,11 @@ func (rs *Ruleset) newBucket(src event.LogSource, entries []int) *bucket {
 			}
 		}
 	}
+	byKey := map[string][]int32{}
+	for s, k := range b.keys {
+		byKey[k] = append(byKey[k], int32(s))
+	}
+	b.table = newKeyTable(byKey)
 	slots := map[int32]bool{}
 	for _, r := range rs.rules {
 		ok := false

@@ -1,0 +1,74 @@
+package sigma
+
+import (
+	"regexp"
+	"testing"
+)
+
+func TestRegexPrefilter(t *testing.T) {
+	cases := []struct {
+		expr   string
+		lits   []string
+		minLen int
+	}{
+		{`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, nil, 6},
+		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, nil, 82},
+		{`(?i)powershell.+-enc`, []string{"powershell"}, 15},
+		{`nbtstat\s+-n`, []string{"nbtstat"}, 10},
+		{`(abc|defg)x*`, []string{"abc", "defg"}, 3},
+		{`a?`, nil, 0},
+	}
+	for _, tc := range cases {
+		lits, _ := regexNeedles(tc.expr)
+		if len(lits) != len(tc.lits) || (len(lits) > 0 && lits[0] != tc.lits[0]) {
+			t.Errorf("regexNeedles(%q) = %q, want %q", tc.expr, lits, tc.lits)
+		}
+		if got := regexMinLen(tc.expr); got != tc.minLen {
+			t.Errorf("regexMinLen(%q) = %d, want %d", tc.expr, got, tc.minLen)
+		}
+	}
+}
+
+// FuzzRegexPrefilter: a string the expression matches is never shorter
+// than regexMinLen and always holds one of regexNeedles (lower-cased).
+func FuzzRegexPrefilter(f *testing.F) {
+	f.Add(`nbtstat\s+-n`, "x nbtstat  -n y")
+	f.Add(`(?i)Power(Shell|Sh)`, "POWERSH")
+	f.Fuzz(func(t *testing.T, expr, s string) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		loc := re.FindStringIndex(s)
+		if loc == nil {
+			return
+		}
+		if n := regexMinLen(expr); loc[1]-loc[0] < n {
+			t.Errorf("%q matches %q (%d bytes), shorter than regexMinLen %d", expr, s[loc[0]:loc[1]], loc[1]-loc[0], n)
+		}
+		if lits, ok := regexNeedles(expr); ok {
+			var c evalCtx
+			low := c.fold(s)
+			found := false
+			for _, l := range lits {
+				if containsStr(low, l) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%q matches %q but holds none of %q", expr, s, lits)
+			}
+		}
+	})
+}
+
+func containsStr(s, sub string) bool { return len(sub) == 0 || indexStr(s, sub) >= 0 }
+
+func indexStr(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}

@@ -200,9 +200,12 @@ func TestSuppressions(t *testing.T) {
 			t.Errorf("AddSuppression(%+v) = %v, want ErrSuppression", bad, err)
 		}
 	}
-	byRule, err := g.AddSuppression(Suppression{Rule: "noisy", Until: hour, Reason: "backup job", Author: "lan"})
+	byRule, err := g.AddSuppression(Suppression{Rule: "noisy", For: time.Hour, Reason: "backup job", Author: "lan"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !byRule.Until.Equal(hour) {
+		t.Errorf("suppression for an hour ends at %v, want %v", byRule.Until, hour)
 	}
 	byField, err := g.AddSuppression(Suppression{ID: "scanner", Fields: map[string]string{"source.ip": "10.9.9.9", "User": "svc"}, Until: t0.Add(2 * time.Hour)})
 	if err != nil {

@@ -20,11 +20,12 @@ type Suppression struct {
 	// "database" and "source.ip", or any group-by field of a correlation
 	// alert (e.g. "User").
 	Fields map[string]string `json:"fields,omitempty"`
-	// Until is when the suppression ends.
-	Until   time.Time `json:"until"`
-	Reason  string    `json:"reason,omitempty"`
-	Author  string    `json:"author,omitempty"`
-	Created time.Time `json:"created"`
+	// Until is when the suppression ends; when it is zero, For from now.
+	Until   time.Time     `json:"until"`
+	For     time.Duration `json:"for,omitempty"`
+	Reason  string        `json:"reason,omitempty"`
+	Author  string        `json:"author,omitempty"`
+	Created time.Time     `json:"created"`
 	// Hits counts the alerts it has silenced.
 	Hits uint64 `json:"hits"`
 }
@@ -66,6 +67,9 @@ func (g *Grouper) AddSuppression(s Suppression) (Suppression, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
+	if s.Until.IsZero() && s.For > 0 {
+		s.Until, s.For = now.Add(s.For), 0
+	}
 	switch {
 	case s.Rule == "" && len(s.Fields) == 0:
 		return Suppression{}, fmt.Errorf("%w: it needs a rule or a field, not everything", ErrSuppression)

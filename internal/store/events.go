@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,8 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 		}
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, fullFTS: s.insFTS}
+		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, text: make([]byte, 0, 64<<10)}
+		w.text = append(w.text, '[')
 		for len(batch) > 0 {
 			n := min(len(batch), insertChunk)
 			k, err := w.chunk(ctx, batch[:n])
@@ -44,6 +46,15 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 			}
 			inserted += k
 			batch = batch[n:]
+		}
+		if len(w.text) == 1 {
+			return nil
+		}
+		// All the batch's text in one statement: FTS5 writes one new segment
+		// per statement, and many small segments cost merges.
+		w.text[len(w.text)-1] = ']'
+		if _, err := tx.StmtContext(ctx, s.insFTS).ExecContext(ctx, string(w.text)); err != nil {
+			return fmt.Errorf("indexing events: %w", err)
 		}
 		return nil
 	})
@@ -54,17 +65,20 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 }
 
 type eventWriter struct {
-	tx            *sql.Tx
-	buf           []byte
-	args          []any
-	full, fullFTS *sql.Stmt // prepared for insertChunk rows
+	tx   *sql.Tx
+	buf  []byte
+	args []any
+	full *sql.Stmt // prepared for insertChunk rows
+	// text is a JSON array of [seq, message, statement] of the new events,
+	// each followed by a comma.
+	text []byte
 }
 
 const (
 	insertEventsSQL = `INSERT OR IGNORE INTO events (id, time, received, product, category, service, host, doc) VALUES `
 	insertEventRow  = "(?,?,?,?,?,?,?,?)"
-	insertFTSSQL    = `INSERT INTO events_fts (rowid, message, statement) VALUES `
-	insertFTSRow    = "(?,?,?)"
+	insertFTSSQL    = `INSERT INTO events_fts (rowid, message, statement)
+		SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`
 )
 
 func rowsSQL(prefix, row, suffix string, n int) string {
@@ -125,8 +139,7 @@ func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error)
 	if inserted == 0 {
 		return 0, nil
 	}
-	// Index the text of the new events.
-	w.args = w.args[:0]
+	// Gather the text of the new events for the full-text index.
 	for i := range evs {
 		seq, ok := news[evs[i].ID]
 		if !ok {
@@ -134,17 +147,16 @@ func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error)
 		}
 		delete(news, evs[i].ID) // a duplicate inside the chunk is indexed once
 		msg, stmt := evs[i].Fields.Str(event.FieldMessage), evs[i].Fields.Str(FieldStatement)
-		if msg != "" || stmt != "" {
-			w.args = append(w.args, seq, foldText(msg), foldText(stmt))
+		if msg == "" && stmt == "" {
+			continue
 		}
-	}
-	if n := len(w.args) / 3; n == insertChunk {
-		_, err = w.tx.StmtContext(ctx, w.fullFTS).ExecContext(ctx, w.args...)
-	} else if n > 0 {
-		_, err = w.tx.ExecContext(ctx, rowsSQL(insertFTSSQL, insertFTSRow, "", n), w.args...)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("indexing events: %w", err)
+		w.text = append(w.text, '[')
+		w.text = strconv.AppendInt(w.text, seq, 10)
+		w.text = append(w.text, ',')
+		w.text = event.AppendString(w.text, foldText(msg))
+		w.text = append(w.text, ',')
+		w.text = event.AppendString(w.text, foldText(stmt))
+		w.text = append(w.text, "],"...)
 	}
 	return inserted, nil
 }
@@ -190,6 +202,18 @@ func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) 
 	where, err := tr.node(node)
 	if err != nil {
 		return page, err
+	}
+	if len(tr.matches) > 0 {
+		common, err := s.commonMatches(ctx, tr.matches)
+		if err != nil {
+			return page, err
+		}
+		if len(common) > 0 {
+			tr = translator{q: q.Q, now: tr.now, common: common}
+			if where, err = tr.node(node); err != nil {
+				return page, err
+			}
+		}
 	}
 	stmt := `SELECT e.seq, e.time, e.doc FROM events e WHERE ` + where
 	args := tr.args
@@ -237,6 +261,31 @@ func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) 
 		return page, fmt.Errorf("searching events: %w", err)
 	}
 	return page, nil
+}
+
+// commonThreshold is the number of matching events from which a full-text
+// expression filters a scan by time instead of driving the query.
+const commonThreshold = 5000
+
+// commonMatches returns the full-text expressions that match at least
+// commonThreshold events. Counting stops there, so it costs little.
+func (s *Store) commonMatches(ctx context.Context, exprs []string) (map[string]bool, error) {
+	var common map[string]bool
+	for _, e := range exprs {
+		var n int
+		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ? LIMIT ?)`,
+			e, commonThreshold).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("searching events: %w", err)
+		}
+		if n >= commonThreshold {
+			if common == nil {
+				common = map[string]bool{}
+			}
+			common[e] = true
+		}
+	}
+	return common, nil
 }
 
 // eventsByID returns the stored events among ids, oldest first.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/query"
@@ -344,5 +346,64 @@ func TestEventsInjection(t *testing.T) {
 	page, err := s.Events(context.Background(), Query{})
 	if err != nil || len(page.Items) != len(corpus()) {
 		t.Errorf("after the attempts: %d events, %v; want %d", len(page.Items), err, len(corpus()))
+	}
+}
+
+// TestEventsCommonAndRareWords checks full-text results against a plain
+// scan of the events, for words common enough to change how the query runs.
+func TestEventsCommonAndRareWords(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	n := commonThreshold + 1500
+	evs := dbEvents(3, n, t0, time.Second)
+	for i := 0; i < n; i += 2000 {
+		if _, err := s.WriteEvents(ctx, evs[i:min(i+2000, n)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	words := func(e event.Event) map[string]bool {
+		out := map[string]bool{}
+		for _, w := range strings.FieldsFunc(strings.ToLower(e.Fields.Str("message")+" "+e.Fields.Str("db.statement")), func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+		}) {
+			out[w] = true
+		}
+		return out
+	}
+	tests := []struct {
+		q    string
+		keep func(e event.Event) bool
+	}{
+		{"from", func(e event.Event) bool { return words(e)["from"] }},
+		{"from AND lock", func(e event.Event) bool { return words(e)["lock"] }},
+		{"from AND NOT lock", func(e event.Event) bool { return !words(e)["lock"] }},
+		{"t_42", func(e event.Event) bool { return words(e)["t_42"] }},
+		{"from t_42", func(e event.Event) bool { return words(e)["t_42"] }},
+		{"from OR t_42", func(e event.Event) bool { return true }},
+		{"from AND user.name:etl", func(e event.Event) bool { return e.Fields.Str("user.name") == "etl" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.q, func(t *testing.T) {
+			var want []event.ID
+			for i := n - 1; i >= 0 && len(want) < 100; i-- {
+				if tt.keep(evs[i]) {
+					want = append(want, evs[i].ID)
+				}
+			}
+			page, err := s.Events(ctx, Query{Q: tt.q, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []event.ID
+			for _, e := range page.Items {
+				got = append(got, e.ID)
+			}
+			if len(want) == 0 {
+				t.Fatal("the case selects nothing")
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Events(%q) (-want +got):\n%s", tt.q, diff)
+			}
+		})
 	}
 }

@@ -180,7 +180,7 @@ func openDB(cfg Config, readOnly bool) (*sql.DB, error) {
 	} else {
 		// auto_vacuum takes effect only on a new, empty database: it must come
 		// before journal_mode and before the first table.
-		pragmas = append([]string{"page_size(16384)", "auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "wal_autocheckpoint(2048)", "journal_size_limit(67108864)"}, pragmas...)
+		pragmas = append([]string{"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "wal_autocheckpoint(2048)", "journal_size_limit(67108864)"}, pragmas...)
 	}
 	dsn := "file:" + abs + "?_txlock=immediate"
 	for _, p := range pragmas {
@@ -211,7 +211,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq, id", insertChunk)); err != nil {
 		return fmt.Errorf("preparing event insert: %w", err)
 	}
-	if s.insFTS, err = s.w.PrepareContext(ctx, rowsSQL(insertFTSSQL, insertFTSRow, "", insertChunk)); err != nil {
+	if s.insFTS, err = s.w.PrepareContext(ctx, insertFTSSQL); err != nil {
 		return fmt.Errorf("preparing full-text insert: %w", err)
 	}
 	return nil

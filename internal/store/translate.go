@@ -57,6 +57,10 @@ type translator struct {
 	q    string    // the query, for error positions
 	now  time.Time // for "now-1h"
 	args []any
+	// matches are the full-text expressions used; common those of them
+	// that match many events.
+	matches []string
+	common  map[string]bool
 }
 
 func (t *translator) arg(v any) string {
@@ -113,8 +117,19 @@ func (t *translator) bool(nodes []query.Node, op string) (string, error) {
 	return strings.Join(parts, op), nil
 }
 
+// match is the condition of one full-text expression. How SQLite should
+// run it depends on how many events match, which it cannot know: a rare
+// expression should drive the query (look up its few events, sort them by
+// time), a common one should only filter a newest-first scan of the time
+// index, which stops at the page's end. Events counts each expression first
+// (t.common) and the unary + keeps SQLite from driving by a common one.
 func (t *translator) match(expr string) string {
-	return "e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH " + t.arg(expr) + ")"
+	t.matches = append(t.matches, expr)
+	lhs := "e.seq"
+	if t.common[expr] {
+		lhs = "+e.seq"
+	}
+	return lhs + " IN (SELECT rowid FROM events_fts WHERE events_fts MATCH " + t.arg(expr) + ")"
 }
 
 // ftsExpr is the FTS5 expression of a term on a text field, when the term

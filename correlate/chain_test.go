@@ -334,3 +334,17 @@ func TestTruncatedKeyStillCloses(t *testing.T) {
 		t.Errorf("truncated %d, want 2", st.Truncated)
 	}
 }
+
+// An intermediate correlation known by its name only is not raised on its
+// own either.
+func TestChainByNameOnly(t *testing.T) {
+	rules := specChain(false)
+	rules[1].ID = ""
+	h := newHarness(t, Config{}, rules...)
+	h.feed(repeat(10, func(i int) step { return s("failed_login", time.Duration(i)*sec, "User", "u") })...)
+	h.feed(s("successful_login", time.Minute, "User", "u"))
+	want := []got{{Rule: rules[0].ID, Steps: seq(0, 10), Group: map[string]string{"User": "u"}, Time: time.Minute, Level: event.LevelHigh, Entity: "/u"}}
+	if diff := cmp.Diff(want, h.alerts); diff != "" {
+		t.Errorf("alerts (-want +got):\n%s", diff)
+	}
+}

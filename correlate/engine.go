@@ -121,7 +121,7 @@ func New(cfg Config, rules []Rule, log *slog.Logger, now func() time.Time) (*Eng
 			if n == "" {
 				continue
 			}
-			if self[n] != nil {
+			if self[n] != nil && self[n] != c {
 				errs = append(errs, fmt.Errorf("correlation rule %s: %q is also the id or name of %s", c.ref, n, self[n].ref))
 			}
 			self[n] = c
@@ -136,7 +136,7 @@ func New(cfg Config, rules []Rule, log *slog.Logger, now func() time.Time) (*Eng
 		return nil, err
 	}
 	for _, c := range e.rules {
-		c.emitted = e.Generates(c.ID)
+		c.emitted = e.Generates(c.ID, c.Name)
 		for _, n := range []string{c.ID, c.Name} {
 			if n != "" {
 				c.parents = append(c.parents, e.byRef[n]...)

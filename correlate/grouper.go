@@ -308,6 +308,8 @@ func (g *Grouper) create(a *event.Alert, ents []event.Entity, now time.Time) *tr
 		}
 		g.forget(oldest)
 		g.stats.Forgotten++
+		g.log.Warn("open incident no longer grouped into: too many open incidents",
+			"incident_id", oldest.inc.ID.String(), "max_open", g.cfg.MaxOpen)
 	}
 	key := "alert:" + a.ID.String()
 	if len(ents) > 0 {

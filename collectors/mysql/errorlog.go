@@ -23,6 +23,7 @@ type ErrorLog struct {
 	pending bool
 	rec     errRecord
 	raw     []byte
+	more    []byte // continuation lines of the pending record
 }
 
 type errRecord struct {
@@ -43,8 +44,10 @@ func (d *ErrorLog) Line(line []byte, emit func(event.Event)) error {
 	r, ok := d.parse(s)
 	if !ok {
 		if d.pending {
-			d.rec.msg += "\n" + s
-			d.raw = append(append(d.raw, '\n'), s...)
+			if len(d.raw) <= maxRecord { // beyond, the rest of the record is dropped
+				d.more = append(append(d.more, '\n'), s...)
+				d.raw = append(append(d.raw, '\n'), s...)
+			}
 			return nil
 		}
 		if strings.TrimSpace(s) == "" {
@@ -54,7 +57,7 @@ func (d *ErrorLog) Line(line []byte, emit func(event.Event)) error {
 	}
 	d.Flush(emit)
 	d.rec, d.pending = r, true
-	d.raw = append(d.raw[:0], s...)
+	d.raw, d.more = append(d.raw[:0], s...), d.more[:0]
 	if d.system == "" && strings.Contains(s, "MariaDB") {
 		d.system = "mariadb"
 	}
@@ -113,6 +116,10 @@ func (d *ErrorLog) Flush(emit func(event.Event)) {
 	}
 	d.pending = false
 	r := &d.rec
+	if len(d.more) > 0 {
+		r.msg += string(d.more)
+		d.more = d.more[:0]
+	}
 	sys := d.system
 	if sys == "" {
 		sys = "mysql"

@@ -37,6 +37,13 @@ func fuzzDecoder(t *testing.T, d lineDecoder, s string) {
 		if e.Source.Product != "mysql" {
 			t.Fatalf("event without log source: %+v", e)
 		}
+		seen := map[string]bool{}
+		for _, fl := range e.Fields {
+			if seen[fl.Key] {
+				t.Fatalf("field %s twice: %+v", fl.Key, e.Fields)
+			}
+			seen[fl.Key] = true
+		}
 	}
 	for _, l := range bytes.Split([]byte(s), []byte{'\n'}) {
 		_ = d.Line(l, emit)

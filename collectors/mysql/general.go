@@ -35,6 +35,7 @@ type General struct {
 	pending bool
 	rec     generalRecord
 	raw     []byte
+	more    []byte // continuation lines of the pending record's argument
 }
 
 type generalRecord struct {
@@ -44,6 +45,9 @@ type generalRecord struct {
 	arg     string
 	failed  bool // a Connect followed by its Access denied
 }
+
+// maxRecord bounds a record that spans lines (bytes).
+const maxRecord = 4 << 20
 
 // NewGeneral returns a general-log decoder.
 func NewGeneral(opts Options) *General {
@@ -74,8 +78,10 @@ func (d *General) Line(line []byte, emit func(event.Event)) error {
 	}
 	if !ok {
 		if d.pending {
-			d.rec.arg += "\n" + s
-			d.raw = append(append(d.raw, '\n'), s...)
+			if len(d.raw) <= maxRecord { // beyond, the rest of the record is dropped
+				d.more = append(append(d.more, '\n'), s...)
+				d.raw = append(append(d.raw, '\n'), s...)
+			}
 			return nil
 		}
 		if s == "" {
@@ -87,12 +93,13 @@ func (d *General) Line(line []byte, emit func(event.Event)) error {
 		strings.HasPrefix(r.arg, "Access denied") {
 		d.rec.failed = true
 		d.rec.arg = r.arg
+		d.more = d.more[:0]
 		d.raw = append(append(d.raw, '\n'), s...)
 		return nil
 	}
 	d.emitPending(emit, r.id)
 	d.rec, d.pending = r, true
-	d.raw = append(d.raw[:0], s...)
+	d.raw, d.more = append(d.raw[:0], s...), d.more[:0]
 	return nil
 }
 
@@ -145,6 +152,10 @@ func (d *General) emitPending(emit func(event.Event), next string) {
 	}
 	d.pending = false
 	r := &d.rec
+	if len(d.more) > 0 {
+		r.arg += string(d.more)
+		d.more = d.more[:0]
+	}
 	sys := d.system
 	if sys == "" {
 		sys = "mysql"

@@ -91,6 +91,9 @@ func (d *Slow) Line(line []byte, emit func(event.Event)) error {
 		}
 		return nil // headers and blank lines between entries
 	}
+	if len(d.raw) > maxRecord {
+		return nil // the entry is full; the rest of it is dropped
+	}
 	d.raw = append(append(d.raw, '\n'), s...)
 	switch {
 	case strings.HasPrefix(s, "# explain:"), s == "#":

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/danang-soc/vigil/collectors/dbnorm"
 	"github.com/danang-soc/vigil/event"
@@ -32,7 +34,9 @@ func (d *JSONLog) Line(line []byte, emit func(event.Event)) error {
 		if err2 != nil {
 			return fmt.Errorf("jsonlog line %d: %w", d.line, err)
 		}
-		own = in.Fields
+		// dotted keys of nested values could shadow normalised fields;
+		// the raw line keeps them
+		own = slices.DeleteFunc(in.Fields, func(f event.Field) bool { return strings.Contains(f.Key, ".") })
 	}
 	var r record
 	for i := range own {

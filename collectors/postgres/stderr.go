@@ -21,6 +21,7 @@ type Stderr struct {
 	rec     record
 	key     string
 	last    *string // the field continuation lines extend
+	acc     []byte  // its text so far (settle stores it)
 	raw     []byte
 	hasSess bool // the prefix has %c: sessions are joined by session id
 }
@@ -114,8 +115,7 @@ func (d *Stderr) Line(line []byte, emit func(event.Event)) error {
 	if err != nil {
 		if d.pending && d.last != nil {
 			// a continuation line (PostgreSQL starts them with a tab)
-			*d.last += "\n" + strings.TrimPrefix(s, "\t")
-			d.raw = append(append(d.raw, '\n'), s...)
+			d.extend(s, "\n", strings.TrimPrefix(s, "\t"))
 			return nil
 		}
 		if len(s) == 0 {
@@ -129,28 +129,58 @@ func (d *Stderr) Line(line []byte, emit func(event.Event)) error {
 		key = r.session
 	}
 	if followSeverity[sev] && d.pending && key == d.key {
+		if len(d.raw) > maxRecord {
+			return nil // the record is full; the rest of it is dropped
+		}
+		d.settle()
 		switch sev {
 		case "DETAIL":
-			d.rec.detail, d.last = msg, &d.rec.detail
+			d.last = &d.rec.detail
 		case "HINT":
-			d.rec.hint, d.last = msg, &d.rec.hint
+			d.last = &d.rec.hint
 		case "STATEMENT":
-			d.rec.statement, d.last = msg, &d.rec.statement
+			d.last = &d.rec.statement
 		default: // CONTEXT, QUERY, LOCATION
-			if d.rec.context != "" {
-				d.rec.context += "\n"
-			}
-			d.rec.context += sev + ": " + msg
 			d.last = &d.rec.context
+			d.acc = append(d.acc[:0], d.rec.context...)
+			if len(d.acc) > 0 {
+				d.extend(s, "\n", sev+": "+msg)
+				return nil
+			}
+			d.extend(s, "", sev+": "+msg)
+			return nil
 		}
-		d.raw = append(append(d.raw, '\n'), s...)
+		d.acc = d.acc[:0]
+		d.extend(s, "", msg)
 		return nil
 	}
 	d.Flush(emit)
-	r.severity, r.message = sev, msg
-	d.rec, d.key, d.pending, d.last = r, key, true, &d.rec.message
+	r.severity = sev
+	d.rec, d.key, d.pending = r, key, true
+	d.last, d.acc = &d.rec.message, append(d.acc[:0], msg...)
 	d.raw = append(d.raw[:0], s...)
 	return nil
+}
+
+// extend adds a line of the pending record: to its raw text, and text to
+// the field being read (after sep). A record stops growing at maxRecord
+// bytes; the rest of it is dropped.
+func (d *Stderr) extend(line, sep, text string) {
+	if len(d.raw) > maxRecord {
+		return
+	}
+	if len(d.raw) > 0 {
+		d.raw = append(d.raw, '\n')
+	}
+	d.raw = append(d.raw, line...)
+	d.acc = append(append(d.acc, sep...), text...)
+}
+
+// settle stores the text read so far into the field being read.
+func (d *Stderr) settle() {
+	if d.last != nil {
+		*d.last = string(d.acc)
+	}
 }
 
 // parsePrefix matches the prefix at the start of s, filling r; it returns
@@ -275,6 +305,7 @@ func (d *Stderr) Flush(emit func(event.Event)) {
 	if !d.pending {
 		return
 	}
+	d.settle()
 	r := d.rec
 	d.pending, d.last = false, nil
 	emit(d.b.event(d.key, &r, nil, string(d.raw)))

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/danang-soc/vigil/event"
@@ -59,5 +60,31 @@ func TestStderrErrors(t *testing.T) {
 	err = d.Line([]byte("2026-11-29 15:36:09.218 UTC [17420] postgres@postgres/[unknown] 127.0.0.1 SOMETHING else"), func(event.Event) {})
 	if err == nil || err.Error() != `stderr line 2: no severity (LOG:, ERROR:, ...) at column 75 after log_line_prefix` {
 		t.Errorf("error = %v", err)
+	}
+}
+
+func TestStderrRecordBounded(t *testing.T) {
+	d := NewStderr(Options{})
+	var evs []event.Event
+	emit := func(e event.Event) { evs = append(evs, e) }
+	first := "2026-11-29 15:36:09.887 UTC [17497] alice@shop/psql 127.0.0.1 LOG:  statement: SELECT"
+	if err := d.Line([]byte(first), emit); err != nil {
+		t.Fatal(err)
+	}
+	cont := []byte("\t" + strings.Repeat("x", 1023))
+	for i := 0; i < 2*maxRecord/len(cont); i++ {
+		if err := d.Line(cont, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Flush(emit)
+	if len(evs) != 1 {
+		t.Fatalf("got %d events, want 1", len(evs))
+	}
+	if n := len(evs[0].Raw); n > maxRecord+2*len(cont) {
+		t.Errorf("raw record of %d bytes, want at most about %d", n, maxRecord)
+	}
+	if n := len(evs[0].Fields.Str("db.statement")); n > maxRecord+2*len(cont) || n < maxRecord/2 {
+		t.Errorf("statement of %d bytes, want about %d", n, maxRecord)
 	}
 }

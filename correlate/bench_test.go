@@ -128,3 +128,24 @@ func BenchmarkTemporalOrdered(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkSnapshot measures a snapshot of 100,000 live event_count keys:
+// the time the Engine's lock is held and the bytes per key.
+func BenchmarkSnapshot(b *testing.B) {
+	const keys = 100_000
+	rule := Rule{ID: "brute", Type: EventCount, Rules: []string{"failed_login"}, GroupBy: []string{"user.name"},
+		Timespan: time.Hour, Condition: gte(100)}
+	e, err := New(Config{MaxKeysPerRule: keys}, []Rule{rule}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	be := newBenchEvent("user.name")
+	for i := range keys {
+		e.Observe(be.refs, be.set(i, fmt.Sprintf("user-%07d", i)), func(event.Alert) {})
+	}
+	var size int
+	for b.Loop() {
+		size = len(e.encode())
+	}
+	b.ReportMetric(float64(size)/keys, "bytes/key")
+}

@@ -105,3 +105,53 @@ func sortInts(a []int) {
 		}
 	}
 }
+
+// Whatever the order of arrival within the lateness bound, every alert is
+// made of N distinct events of one key at most a timespan apart, and no
+// event makes two alerts.
+func TestOutOfOrderInvariants(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		n, span := 2+rng.IntN(4), time.Duration(2+rng.IntN(20))*sec
+		rule := Rule{ID: "c", Type: EventCount, Rules: []string{"r"}, GroupBy: []string{"k"}, Timespan: span, Condition: gte(float64(n))}
+		var steps []step
+		at := time.Duration(0)
+		for range 500 {
+			at += time.Duration(rng.IntN(5)) * 500 * time.Millisecond
+			steps = append(steps, s("r", at, "k", fmt.Sprint(rng.IntN(4))))
+		}
+		inOrder := newHarness(t, Config{}, rule)
+		inOrder.feed(steps...)
+		// Displace events by up to 10 places: at most 25s, within the
+		// default lateness of 5m.
+		for i := range steps {
+			j := min(len(steps)-1, i+rng.IntN(10))
+			steps[i], steps[j] = steps[j], steps[i]
+		}
+		h := newHarness(t, Config{}, rule)
+		h.feed(steps...)
+		if len(h.errs) > 0 {
+			t.Fatalf("seed %d: %v", seed, h.errs)
+		}
+		if len(h.alerts) == 0 && len(inOrder.alerts) > 0 {
+			t.Errorf("seed %d: no alert out of order, %d in order", seed, len(inOrder.alerts))
+		}
+		used := map[int]bool{}
+		for _, a := range h.alerts {
+			lo, hi := time.Duration(1<<62), time.Duration(0)
+			for _, i := range a.Steps {
+				if used[i] {
+					t.Errorf("seed %d: event %d in two alerts", seed, i)
+				}
+				used[i] = true
+				if steps[i].fields[1] != a.Group["k"] {
+					t.Errorf("seed %d: event %d of key %s in an alert for %s", seed, i, steps[i].fields[1], a.Group["k"])
+				}
+				lo, hi = min(lo, steps[i].at), max(hi, steps[i].at)
+			}
+			if len(a.Steps) != n || hi-lo > span || a.Time != hi {
+				t.Errorf("seed %d: alert of %d events over %v at %v, want %d within %v at %v", seed, len(a.Steps), hi-lo, a.Time, n, span, hi)
+			}
+		}
+	}
+}

@@ -301,6 +301,13 @@ func (e *Engine) References(ref string) bool { return len(e.byRef[ref]) > 0 }
 // ErrLate) and counts it in Stats.Late. Observing the same event for the
 // same rule twice counts it once.
 func (e *Engine) Observe(refs []string, ev *event.Event, emit func(event.Alert)) error {
+	used := false
+	for _, ref := range refs {
+		used = used || len(e.byRef[ref]) > 0 // byRef is fixed after New: no lock
+	}
+	if !used {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ts := e.tbuf[:0]

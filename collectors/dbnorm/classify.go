@@ -4,13 +4,17 @@ import "strings"
 
 // Actions of database events (the "event.action" field).
 const (
-	ActionLogin  = "login"
-	ActionLogout = "logout"
-	ActionQuery  = "query"
-	ActionDDL    = "ddl"
-	ActionDCL    = "dcl"
-	ActionExport = "export"
-	ActionError  = "error"
+	// ActionConnect is a connection before (or without) its login's
+	// outcome: PostgreSQL's "connection received" and "connection
+	// authenticated".
+	ActionConnect = "connect"
+	ActionLogin   = "login"
+	ActionLogout  = "logout"
+	ActionQuery   = "query"
+	ActionDDL     = "ddl"
+	ActionDCL     = "dcl"
+	ActionExport  = "export"
+	ActionError   = "error"
 )
 
 // Classify returns the operation of a SQL statement, upper case (the verb,

@@ -205,9 +205,9 @@ func (b *builder) logMessage(r *record, msg string, f *event.Fields) (action, ou
 	case strings.HasPrefix(msg, "execute "):
 		return dbnorm.ActionQuery, "unknown", extendedStatement(msg, f)
 	case strings.HasPrefix(msg, "connection received: "):
-		return "connect", "unknown", ""
+		return dbnorm.ActionConnect, "unknown", ""
 	case strings.HasPrefix(msg, "connection authenticated: "):
-		return "connect", "success", ""
+		return dbnorm.ActionConnect, "success", ""
 	case strings.HasPrefix(msg, "connection authorized: "):
 		return dbnorm.ActionLogin, "success", ""
 	case strings.HasPrefix(msg, "disconnection: "):

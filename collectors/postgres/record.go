@@ -153,7 +153,7 @@ func (b *builder) build(r *record, own event.Fields, raw string) event.Event {
 		str("db.response.status_code", r.sqlstate)
 		str("error.message", msg)
 		stmt = r.statement
-		action, outcome = "error", "failure"
+		action, outcome = dbnorm.ActionError, "failure"
 		if strings.HasPrefix(r.sqlstate, "28") {
 			action = dbnorm.ActionLogin
 		}

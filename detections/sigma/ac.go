@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"sort"
 	"strings"
 )
@@ -234,5 +235,24 @@ func (m *acMatcher) sparseStep(s uint32, c uint8) uint32 {
 // U+212A, and U+017F which fold maps to s): such a text must be lower-cased
 // before an ASCII scan.
 func foldTrap(s string) bool {
+	if isASCII(s) {
+		return false
+	}
 	return strings.IndexByte(s, 0xC4) >= 0 || strings.IndexByte(s, 0xC5) >= 0 || strings.IndexByte(s, 0xE2) >= 0
+}
+
+// isASCII reports whether s has no byte above 0x7F, eight bytes at a time.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if binary.LittleEndian.Uint64([]byte(s[i:i+8]))&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

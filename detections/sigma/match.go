@@ -91,6 +91,7 @@ type fieldNode struct {
 	res    []*regexp.Regexp
 	reLits [][]string // per regex: prefilter literals (nil: none known)
 	reMin  []int      // per regex: the shortest value it can match
+	reSeq  [][]string // per regex: literals every match holds, in order
 	nums   []numOp
 	nets   []netip.Prefix
 	refs   []int32 // modeFieldRef: slots of the referenced fields
@@ -173,7 +174,7 @@ func (n *fieldNode) matchRegex(vals []string) bool {
 	for i, re := range n.res {
 		hit := false
 		for _, v := range vals {
-			if len(v) >= n.reMin[i] && re.MatchString(v) {
+			if len(v) >= n.reMin[i] && hasSeq(v, n.reSeq[i]) && re.MatchString(v) {
 				hit = true
 				break
 			}

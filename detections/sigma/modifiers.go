@@ -134,6 +134,7 @@ func (cp *compiler) compileField(key string, keyLine int, vn *yaml.Node) (node, 
 			lits, _ := regexNeedles(re.String())
 			n.reLits = append(n.reLits, lits)
 			n.reMin = append(n.reMin, regexMinLen(re.String()))
+			n.reSeq = append(n.reSeq, regexRequiredSeq(re.String()))
 		}
 		return n, nil
 	case ms.cidr:

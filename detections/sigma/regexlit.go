@@ -158,3 +158,46 @@ func reMinLen(re *syntax.Regexp, depth int) int {
 	}
 	return 0
 }
+
+// regexRequiredSeq returns byte strings that every match contains in this
+// order (the literal pieces of a top-level concatenation, case-sensitive
+// ones only): checking them with a byte search is much cheaper than
+// running the expression on a value that lacks them.
+func regexRequiredSeq(expr string) []string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	var subs []*syntax.Regexp
+	switch re.Op {
+	case syntax.OpConcat:
+		subs = re.Sub
+	case syntax.OpLiteral:
+		subs = []*syntax.Regexp{re}
+	default:
+		return nil
+	}
+	var seq []string
+	for _, s := range subs {
+		if s.Op == syntax.OpCapture && len(s.Sub) == 1 {
+			s = s.Sub[0]
+		}
+		if s.Op == syntax.OpLiteral && s.Flags&syntax.FoldCase == 0 {
+			seq = append(seq, string(s.Rune))
+		}
+	}
+	return seq
+}
+
+// hasSeq reports whether v contains every string of seq, in order.
+func hasSeq(v string, seq []string) bool {
+	for _, s := range seq {
+		i := strings.Index(v, s)
+		if i < 0 {
+			return false
+		}
+		v = v[i+len(s):]
+	}
+	return true
+}

@@ -23,6 +23,9 @@ func TestRegexPrefilter(t *testing.T) {
 		if len(lits) != len(tc.lits) || (len(lits) > 0 && lits[0] != tc.lits[0]) {
 			t.Errorf("regexNeedles(%q) = %q, want %q", tc.expr, lits, tc.lits)
 		}
+		if got := regexRequiredSeq(tc.expr); tc.expr == `\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}` && len(got) != 3 {
+			t.Errorf("regexRequiredSeq(%q) = %q, want three literals", tc.expr, got)
+		}
 		if got := regexMinLen(tc.expr); got != tc.minLen {
 			t.Errorf("regexMinLen(%q) = %d, want %d", tc.expr, got, tc.minLen)
 		}
@@ -45,6 +48,9 @@ func FuzzRegexPrefilter(f *testing.F) {
 		}
 		if n := regexMinLen(expr); loc[1]-loc[0] < n {
 			t.Errorf("%q matches %q (%d bytes), shorter than regexMinLen %d", expr, s[loc[0]:loc[1]], loc[1]-loc[0], n)
+		}
+		if seq := regexRequiredSeq(expr); !hasSeq(s[loc[0]:loc[1]], seq) {
+			t.Errorf("%q matches %q, which lacks the sequence %q", expr, s[loc[0]:loc[1]], seq)
 		}
 		if lits, ok := regexNeedles(expr); ok {
 			var c evalCtx

@@ -118,6 +118,36 @@ CREATE TABLE state (
 	updated INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	5: `
+-- Hot fields: copies of the fields analysts filter on most, compared by
+-- scans without parsing JSON. A value that is not one string or number is
+-- char(1) || 'json': read it from the document.
+ALTER TABLE events ADD COLUMN user_name;
+ALTER TABLE events ADD COLUMN source_ip;
+ALTER TABLE events ADD COLUMN event_action;
+ALTER TABLE events ADD COLUMN event_outcome;
+ALTER TABLE events ADD COLUMN db_name;
+ALTER TABLE events ADD COLUMN db_user;
+ALTER TABLE events ADD COLUMN db_operation;
+ALTER TABLE events ADD COLUMN db_rows;
+UPDATE events SET
+	user_name = CASE WHEN json_type(doc, '$."user.name"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."user.name"') IN ('text', 'integer', 'real') THEN doc ->> '$."user.name"' ELSE char(1) || 'json' END,
+	source_ip = CASE WHEN json_type(doc, '$."source.ip"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."source.ip"') IN ('text', 'integer', 'real') THEN doc ->> '$."source.ip"' ELSE char(1) || 'json' END,
+	event_action = CASE WHEN json_type(doc, '$."event.action"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."event.action"') IN ('text', 'integer', 'real') THEN doc ->> '$."event.action"' ELSE char(1) || 'json' END,
+	event_outcome = CASE WHEN json_type(doc, '$."event.outcome"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."event.outcome"') IN ('text', 'integer', 'real') THEN doc ->> '$."event.outcome"' ELSE char(1) || 'json' END,
+	db_name = CASE WHEN json_type(doc, '$."db.name"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."db.name"') IN ('text', 'integer', 'real') THEN doc ->> '$."db.name"' ELSE char(1) || 'json' END,
+	db_user = CASE WHEN json_type(doc, '$."db.user"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."db.user"') IN ('text', 'integer', 'real') THEN doc ->> '$."db.user"' ELSE char(1) || 'json' END,
+	db_operation = CASE WHEN json_type(doc, '$."db.operation"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."db.operation"') IN ('text', 'integer', 'real') THEN doc ->> '$."db.operation"' ELSE char(1) || 'json' END,
+	db_rows = CASE WHEN json_type(doc, '$."db.response.rows"') IS NULL THEN NULL
+		WHEN json_type(doc, '$."db.response.rows"') IN ('text', 'integer', 'real') THEN doc ->> '$."db.response.rows"' ELSE char(1) || 'json' END;
+`,
 }
 
 // SchemaVersion is the schema version this code writes.

@@ -51,7 +51,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if _, err := migrate(ctx, db, 1, t0); err != nil {
 		t.Fatal(err)
 	}
-	old := mkEvent(t0, pg, "host.name", "db01", "message", "written by version 1")
+	old := mkEvent(t0, pg, "host.name", "db01", "message", "written by version 1", "user.name", "legacy", "db.response.rows", 42)
 	doc := old.AppendJSON(nil)
 	if _, err := db.Exec(`INSERT INTO events (id, time, received, product, category, service, host, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		old.ID[:], nanos(old.Time), nanos(old.Received), "postgresql", "database", "", "db01", string(doc)); err != nil {
@@ -87,6 +87,13 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	if len(page.Items) != 1 || page.Items[0].ID != old.ID {
 		t.Errorf("old event not found after migration: %+v", page.Items)
+	}
+	// Migration 5 filled the hot columns of the old event.
+	for _, q := range []string{"user.name:legacy", "db.response.rows >= 40", "NOT source.ip:*"} {
+		page, err := s.Events(ctx, Query{Q: q})
+		if err != nil || len(page.Items) != 1 {
+			t.Errorf("Events(%q) after migration: %d events, %v; want 1", q, len(page.Items), err)
+		}
 	}
 	// The tables of later versions work.
 	if err := s.PutState(ctx, "k", []byte("v")); err != nil {

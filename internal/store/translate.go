@@ -14,9 +14,13 @@ import (
 //   - the event's typed parts and host.name have their own columns;
 //   - message and db.statement are text fields, indexed word by word in
 //     events_fts: a term matches a word or a phrase in them;
+//   - a few fields that analysts filter on most (hotFields) are copied into
+//     columns at write time, which a scan compares without parsing JSON;
 //   - every other field is read from the stored JSON with json_each, whose
 //     path is a bound parameter, so that a list matches when any of its
-//     values does.
+//     values does. A hot field whose value is not a string or a number (a
+//     list, a boolean, null) holds listMark in its column, and is read
+//     from the JSON like the others.
 //
 // Values match case-insensitively for ASCII letters (NOCASE, LIKE), and
 // with full case and diacritic folding in the text fields.
@@ -44,6 +48,50 @@ var columns = map[string]column{
 	event.FieldHost:   {"e.host", colText},
 }
 
+// hotFields are the fields copied into their own column of events, in the
+// order of the columns (migration 5).
+var hotFields = []struct{ field, col string }{
+	{"user.name", "user_name"},
+	{"source.ip", "source_ip"},
+	{"event.action", "event_action"},
+	{"event.outcome", "event_outcome"},
+	{"db.name", "db_name"},
+	{"db.user", "db_user"},
+	{"db.operation", "db_operation"},
+	{"db.response.rows", "db_rows"},
+}
+
+var hotColumn = func() map[string]string {
+	m := make(map[string]string, len(hotFields))
+	for _, h := range hotFields {
+		m[h.field] = "e." + h.col
+	}
+	return m
+}()
+
+// listMark is the hot column's value for a field that is not a single
+// string or number: read it from the JSON.
+const listMark = "\x01json"
+
+// hotValue is what the hot column of a field holds.
+func hotValue(v event.Value, ok bool) any {
+	switch {
+	case !ok:
+		return nil
+	case v.Kind == event.KindString:
+		return v.Str
+	case v.Kind == event.KindNumber:
+		if n, err := strconv.ParseInt(v.Str, 10, 64); err == nil {
+			return n
+		}
+		if f, err := strconv.ParseFloat(v.Str, 64); err == nil {
+			return f
+		}
+		return v.Str
+	}
+	return listMark
+}
+
 // textFields maps the text fields to their full-text columns.
 var textFields = map[string]string{
 	event.FieldMessage: "message",
@@ -63,9 +111,12 @@ type translator struct {
 	common  map[string]bool
 }
 
+// arg binds v and returns its numbered placeholder, which the SQL may use
+// more than once. Every placeholder made must appear in the SQL: a plain ?
+// after the clause takes the number after the largest one seen.
 func (t *translator) arg(v any) string {
 	t.args = append(t.args, v)
-	return "?"
+	return "?" + strconv.Itoa(len(t.args))
 }
 
 func (t *translator) node(n query.Node) (string, error) {
@@ -187,29 +238,53 @@ func (t *translator) term(n *query.Term) (string, error) {
 	if c, ok := columns[n.Field]; ok {
 		return t.columnTerm(n, c)
 	}
-	path, err := t.path(n.Field, n.Offset)
-	if err != nil {
-		return "", err
-	}
+	var cond func(value, typ string) string
 	if _, text := textFields[n.Field]; text || n.Wildcard {
 		// A text field without words ("-", "*.*") is matched as a substring.
 		pattern := likePattern(n)
 		if !n.Wildcard {
 			pattern = "%" + pattern + "%"
 		}
-		open := "EXISTS (SELECT 1 FROM json_each(e.doc, " + t.arg(path) + ") WHERE value LIKE "
-		return open + t.arg(pattern) + ` ESCAPE '\')`, nil
+		p := t.arg(pattern)
+		cond = func(value, _ string) string { return value + " LIKE " + p + ` ESCAPE '\'` }
+	} else {
+		v, num := t.arg(n.Value), ""
+		if f, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
+			num = t.arg(f)
+		}
+		lit := strings.ToLower(n.Value)
+		cond = func(value, typ string) string {
+			c := value + " = " + v + " COLLATE NOCASE"
+			if num != "" {
+				c += " OR (" + typ + " IN ('integer', 'real') AND " + value + " = " + num + ")"
+			}
+			switch lit {
+			case "true", "false", "null":
+				c += " OR " + typ + " = '" + lit + "'" // a constant, not the user's text
+			}
+			return c
+		}
 	}
-	open := "EXISTS (SELECT 1 FROM json_each(e.doc, " + t.arg(path) + ") WHERE "
-	cond := "value = " + t.arg(n.Value) + " COLLATE NOCASE"
-	if f, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
-		cond += " OR (type IN ('integer', 'real') AND value = " + t.arg(f) + ")"
+	return t.field(n.Field, n.Offset, cond)
+}
+
+// field is the condition that some value of field satisfies cond, which is
+// given SQL expressions for the value and its JSON type.
+func (t *translator) field(name string, off int, cond func(value, typ string) string) (string, error) {
+	path, err := t.path(name, off)
+	if err != nil {
+		return "", err
 	}
-	switch strings.ToLower(n.Value) {
-	case "true", "false", "null":
-		cond += " OR type = '" + strings.ToLower(n.Value) + "'" // a constant, not the user's text
+	fromJSON := "EXISTS (SELECT 1 FROM json_each(e.doc, " + t.arg(path) + ") WHERE " + cond("value", "type") + ")"
+	col, hot := hotColumn[name]
+	if !hot {
+		return fromJSON, nil
 	}
-	return open + cond + ")", nil
+	// NULL (the field is absent) must read as false, not unknown, so that
+	// NOT works.
+	mark := t.arg(listMark)
+	return col + " IS NOT NULL AND ((" + col + " <> " + mark + " AND (" + cond(col, "typeof("+col+")") + ")) OR (" +
+		col + " = " + mark + " AND " + fromJSON + "))", nil
 }
 
 func (t *translator) columnTerm(n *query.Term, c column) (string, error) {
@@ -272,6 +347,9 @@ func (t *translator) exists(n *query.Exists) (string, error) {
 			return c.name + " <> 0", nil
 		}
 		return "1", nil
+	}
+	if col, hot := hotColumn[n.Field]; hot {
+		return col + " IS NOT NULL", nil
 	}
 	path, err := t.path(n.Field, n.Offset)
 	if err != nil {
@@ -341,42 +419,41 @@ func (t *translator) rangeExpr(n *query.Range) (string, error) {
 	if n.High != "" {
 		hi = bound(n.High)
 	}
-	expr, open, closing := c.name, "", ""
-	var conds []string
-	if !hot {
-		path, err := t.path(n.Field, n.Offset)
-		if err != nil {
-			return "", err
-		}
-		expr, open, closing = "value", "EXISTS (SELECT 1 FROM json_each(e.doc, "+t.arg(path)+") WHERE ", ")"
-		if numeric {
-			conds = append(conds, "type IN ('integer', 'real')")
-		} else {
-			conds = append(conds, "type = 'text'")
-		}
-	}
 	collate := ""
 	if !numeric && !hot {
 		collate = " COLLATE NOCASE"
 	}
+	var ops []string // operator and placeholder pairs
 	if lo != nil {
 		op := " > "
 		if n.IncludeLow {
 			op = " >= "
 		}
-		conds = append(conds, expr+op+t.arg(lo)+collate)
+		ops = append(ops, op+t.arg(lo)+collate)
 	}
 	if hi != nil {
 		op := " < "
 		if n.IncludeHigh {
 			op = " <= "
 		}
-		conds = append(conds, expr+op+t.arg(hi)+collate)
+		ops = append(ops, op+t.arg(hi)+collate)
 	}
-	if len(conds) == 0 {
-		return c.name + " <> ''", nil // hot column, both bounds open
+	if hot {
+		if len(ops) == 0 {
+			return c.name + " <> ''", nil
+		}
+		return c.name + strings.Join(ops, " AND "+c.name), nil
 	}
-	return open + strings.Join(conds, " AND ") + closing, nil
+	return t.field(n.Field, n.Offset, func(value, typ string) string {
+		conds := []string{typ + " = 'text'"}
+		if numeric {
+			conds[0] = typ + " IN ('integer', 'real')"
+		}
+		for _, op := range ops {
+			conds = append(conds, value+op)
+		}
+		return strings.Join(conds, " AND ")
+	})
 }
 
 // path is the JSON path of a field in the stored document, where fields

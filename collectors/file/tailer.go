@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,11 @@ type tailFile struct {
 	rotated   bool
 	lastData  time.Time
 	emit      func(event.Event)
+	// anchor is the safe offset the events being emitted follow, ordinal
+	// their number since it moved: with the file's identity they name a
+	// record the same way every time it is read (see recordID).
+	anchor  int64
+	ordinal int
 }
 
 // New checks cfg and returns a tailer. newDecoder makes the decoder of each
@@ -151,11 +157,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 		t.nfiles.Store(0)
 	}()
 
-	t.scan(!found)
+	t.scan(ctx, !found)
 	t.recoverRotated()
-	if !found {
-		t.save(ctx) // so that a restart does not count as a first run
-	}
+	t.save(ctx) // a restart is no longer a first run; new files are known
 	timer := time.NewTimer(t.cfg.PollInterval)
 	defer timer.Stop()
 	for {
@@ -171,14 +175,17 @@ func (t *Tailer) Run(ctx context.Context) error {
 			case <-timer.C:
 			}
 		}
-		t.scan(false)
+		t.scan(ctx, false)
 	}
 }
 
 // scan finds the files the patterns match now, opens new ones and marks
-// those no longer matched as rotated.
-func (t *Tailer) scan(first bool) {
+// those no longer matched as rotated. New files are checkpointed at once, so
+// that a file seen once is found again after a crash even if it is rotated
+// away meanwhile.
+func (t *Tailer) scan(ctx context.Context, first bool) {
 	seen := map[fileID]bool{}
+	opened := false
 	for _, pat := range t.cfg.Paths {
 		matches, _ := filepath.Glob(pat) // patterns were validated
 		for _, p := range matches {
@@ -195,8 +202,11 @@ func (t *Tailer) scan(first bool) {
 				tf.path, tf.rotated = p, false
 				continue
 			}
-			t.open(p, fi, id, first)
+			opened = t.open(p, fi, id, first) != nil || opened
 		}
+	}
+	if opened && !first {
+		t.save(ctx)
 	}
 	for id, tf := range t.files {
 		if !seen[id] && !tf.rotated {
@@ -231,8 +241,15 @@ func (t *Tailer) open(path string, fi os.FileInfo, id fileID, first bool) *tailF
 	} else if first && t.cfg.FromEnd {
 		start = fi.Size()
 	}
-	tf.read, tf.lineStart, tf.safe, tf.committed = start, start, start, start
+	tf.read, tf.lineStart, tf.safe, tf.committed, tf.anchor = start, start, start, start, start
 	tf.emit = func(ev event.Event) {
+		if tf.safe != tf.anchor {
+			tf.anchor, tf.ordinal = tf.safe, 0
+		}
+		if ev.ID.IsZero() && !ev.Time.IsZero() {
+			ev.ID = recordID(t.cfg.Name, tf.id, tf.anchor, tf.ordinal, &ev)
+		}
+		tf.ordinal++
 		ev.Received = t.now()
 		if ev.Fields.Index(FieldFilePath) < 0 {
 			ev.Fields = append(ev.Fields, event.Field{Key: FieldFilePath, Value: event.String(tf.path)})
@@ -317,7 +334,7 @@ func (t *Tailer) readFile(ctx context.Context, tf *tailFile) (int64, error) {
 			return 0, err
 		}
 		tf.dec = t.newDec()
-		tf.read, tf.lineStart, tf.safe, tf.committed = 0, 0, 0, 0
+		tf.read, tf.lineStart, tf.safe, tf.committed, tf.anchor, tf.ordinal = 0, 0, 0, 0, 0, 0
 		tf.fpLen, tf.fp = 0, 0
 		t.rewritten(tf, fi.Size()) // fingerprint the new content
 		t.save(ctx)
@@ -526,7 +543,7 @@ func (t *Tailer) write(ctx context.Context, tf *tailFile) error {
 			wait = min(wait*2, retryMax)
 			// Keep looking for new and rotated files meanwhile, so that a
 			// file made and rotated away while the sink is down is not missed.
-			t.scan(false)
+			t.scan(ctx, false)
 		}
 		t.events.Add(uint64(len(t.batch)))
 		// The sink may keep the slice: the next batch gets a new one.
@@ -560,4 +577,34 @@ func (t *Tailer) save(ctx context.Context) {
 		t.saveErrs.Add(1)
 		t.log.Warn("saving file checkpoint", "name", t.cfg.Name, "err", err)
 	}
+}
+
+// recordID derives the ID of an event that has a time from where its record
+// lies in the file (the tailer's name, the file's identity, the record
+// boundary it follows and its number after it), its time and its raw text.
+// Reading the same record again after a crash (the sink accepted it but the
+// checkpoint was not saved yet) yields the same ID, and downstream stages,
+// which are idempotent by ID, keep it once. The first six bytes are the
+// event's time in milliseconds, as in NewID.
+func recordID(name string, id fileID, anchor int64, ordinal int, ev *event.Event) event.ID {
+	h := fnv.New128a()
+	var b [40]byte
+	binary.BigEndian.PutUint64(b[0:], id.Dev)
+	binary.BigEndian.PutUint64(b[8:], id.Ino)
+	binary.BigEndian.PutUint64(b[16:], uint64(anchor))
+	binary.BigEndian.PutUint64(b[24:], uint64(ordinal))
+	binary.BigEndian.PutUint64(b[32:], uint64(ev.Time.UnixNano()))
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write([]byte(id.Path))
+	h.Write([]byte{0})
+	h.Write(b[:])
+	h.Write([]byte(ev.Raw))
+	var sum [16]byte
+	h.Sum(sum[:0])
+	var out event.ID
+	ms := uint64(ev.Time.UnixMilli())
+	out[0], out[1], out[2], out[3], out[4], out[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	copy(out[6:], sum[:10])
+	return out
 }

@@ -53,15 +53,23 @@ func newACMatcherBudget(patterns []string, denseBytes int) *acMatcher {
 			m.ascii = false
 		}
 	}
+	// One class per ASCII byte that a pattern uses, and a single class for
+	// every byte above 0x7F: patterns with non-ASCII text then match a
+	// little more than they should, which a prefilter may, and the rows
+	// stay short (the windash and homoglyph rules use dozens of such
+	// bytes).
 	m.nclass = 1
-	for b := 0; b < 256; b++ {
+	for b := 0; b < 0x80; b++ {
 		if used[b] {
 			m.class[b] = uint8(m.nclass)
 			m.nclass++
-			if m.nclass == 256 { // every byte used: fold the rest into 255
-				m.nclass = 255
-			}
 		}
+	}
+	if !m.ascii {
+		for b := 0x80; b < 256; b++ {
+			m.class[b] = uint8(m.nclass)
+		}
+		m.nclass++
 	}
 	for b := 'A'; b <= 'Z'; b++ {
 		m.class[b] = m.class[b+'a'-'A']
@@ -192,7 +200,8 @@ func newACMatcherBudget(patterns []string, denseBytes int) *acMatcher {
 }
 
 // scan appends to hits the index of every pattern occurrence in text (a
-// pattern occurring twice is reported twice).
+// pattern occurring twice is reported twice), and, for patterns with bytes
+// above 0x7F, of some that do not quite occur (see the byte classes).
 func (m *acMatcher) scan(text string, hits []int32) []int32 {
 	s := uint32(0)
 	nd := uint32(m.ndense)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 
 	"github.com/danang-soc/vigil/internal/server"
-	"github.com/danang-soc/vigil/rules"
 )
 
 func cmdServe(ctx context.Context, args []string, io stdio) int {
@@ -53,14 +51,15 @@ func cmdServe(ctx context.Context, args []string, io stdio) int {
 		level = slog.LevelError
 	}
 	log := slog.New(slog.NewJSONHandler(io.err, &slog.HandlerOptions{Level: level}))
-	bundled, err := fs.Sub(rules.FS, "sigma")
+	bundled, placeholders, err := bundledRules()
 	if err != nil {
-		fmt.Fprintln(io.err, "vigil serve: bundled rules:", err)
+		fmt.Fprintln(io.err, "vigil serve:", err)
 		return 1
 	}
 	opts := server.Options{
-		Bundled: bundled,
-		Demo:    *demo,
+		Bundled:      bundled,
+		Placeholders: placeholders,
+		Demo:         *demo,
 		Ready: func(addr, otp string) {
 			fmt.Fprintf(io.out, "vigil is running: console at %s\n", addr)
 			if otp != "" {

@@ -34,6 +34,9 @@ type Options struct {
 	// Bundled is the rule content shipped in the binary (rules.FS's sigma
 	// folder); nil loads none.
 	Bundled fs.FS
+	// Placeholders are the default values of the bundled rules'
+	// placeholders; the configuration's values replace them name by name.
+	Placeholders map[string][]string
 	// Demo replays the bundled attack once the server is up.
 	Demo bool
 	// Ready, when not nil, is called with the console's address and the
@@ -134,7 +137,14 @@ func New(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (s *Se
 	if err != nil {
 		return nil, err
 	}
-	s.rules = ruleSources{bundled: opts.Bundled, dirs: cfg.Rules.Dirs, cfg: sigma.Config{Placeholders: cfg.Rules.Placeholders}}
+	placeholders := map[string][]string{}
+	for k, v := range opts.Placeholders {
+		placeholders[k] = v
+	}
+	for k, v := range cfg.Rules.Placeholders {
+		placeholders[k] = v
+	}
+	s.rules = ruleSources{bundled: opts.Bundled, dirs: cfg.Rules.Dirs, cfg: sigma.Config{Placeholders: placeholders}}
 	if err := s.reloadRules(ctx); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ type memSink struct {
 	mu     sync.Mutex
 	msgs   []string
 	paths  []string
+	ids    []event.ID
 	fail   bool
 	flaky  float64
 	rnd    *rand.Rand
@@ -39,6 +40,7 @@ func (m *memSink) Write(ctx context.Context, batch []event.Event) error {
 	for _, ev := range batch {
 		m.msgs = append(m.msgs, ev.Fields.Str(event.FieldMessage))
 		m.paths = append(m.paths, ev.Fields.Str(FieldFilePath))
+		m.ids = append(m.ids, ev.ID)
 	}
 	return nil
 }
@@ -262,12 +264,83 @@ func (p *paragraphs) Line(line []byte, emit func(event.Event)) error {
 
 func (p *paragraphs) Flush(emit func(event.Event)) {
 	if len(p.cur) > 0 {
-		emit(event.Event{Fields: event.Fields{{Key: event.FieldMessage, Value: event.String(strings.Join(p.cur, "|"))}}})
+		msg := strings.Join(p.cur, "|")
+		emit(event.Event{Time: paragraphTime, Raw: msg, Fields: event.Fields{{Key: event.FieldMessage, Value: event.String(msg)}}})
 		p.cur = nil
 	}
 }
 
 func (p *paragraphs) Pending() bool { return len(p.cur) > 0 }
+
+var paragraphTime = time.Date(2026, 11, 29, 15, 36, 9, 0, time.UTC)
+
+// lostSaves are checkpoints that are never saved, as if every save were
+// cut short by a crash.
+type lostSaves struct{}
+
+func (lostSaves) Load(context.Context, string) ([]byte, error) { return nil, nil }
+func (lostSaves) Save(context.Context, string, []byte) error {
+	return errors.New("crashed before the save")
+}
+
+// TestReplayKeepsIDs: records read again because the checkpoint was not
+// saved get the IDs they had the first time, however the file was read in
+// pieces, so that downstream deduplication by ID keeps them once; distinct
+// records get distinct IDs, even when their text repeats.
+func TestReplayKeepsIDs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "app.log")
+		text := "a\n b\n c\nd\ne\n f\nd\nd\n x\ng\n"
+		dec := func() Decoder { return &paragraphs{} }
+		first := &memSink{}
+		r := run(t, testConfig(log), dec, first, lostSaves{})
+		for _, piece := range splitAt(text, 3, 5, 9, 12, 17, 20, 22) {
+			appendFile(t, log, piece)
+			time.Sleep(poll)
+			synctest.Wait()
+		}
+		time.Sleep(2 * time.Second) // idle flush of the last record
+		synctest.Wait()
+		r.stop(t)
+		again := &memSink{}
+		r = run(t, testConfig(log), dec, again, lostSaves{})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		r.stop(t)
+		want := []string{"a| b| c", "d", "e| f", "d", "d| x", "g"}
+		if diff := cmp.Diff(want, first.messages()); diff != "" {
+			t.Fatalf("first read (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(first.messages(), again.messages()); diff != "" {
+			t.Fatalf("second read (-first +second):\n%s", diff)
+		}
+		if diff := cmp.Diff(first.ids, again.ids); diff != "" {
+			t.Errorf("IDs changed on the second read (-first +second):\n%s", diff)
+		}
+		seen := map[event.ID]bool{}
+		for i, id := range first.ids {
+			if id.IsZero() || seen[id] {
+				t.Errorf("record %d (%q) has ID %v: zero or repeated", i, want[i], id)
+			}
+			seen[id] = true
+			if !id.Time().Equal(paragraphTime) {
+				t.Errorf("ID time %v, want the event time %v", id.Time(), paragraphTime)
+			}
+		}
+	})
+}
+
+// splitAt cuts s at the given offsets.
+func splitAt(s string, at ...int) []string {
+	var out []string
+	prev := 0
+	for _, a := range at {
+		out = append(out, s[prev:a])
+		prev = a
+	}
+	return append(out, s[prev:])
+}
 
 // TestRestartNoLossNoDuplicate stops and restarts the tailer at random
 // points while files are written, rotated both ways, and the sink refuses

@@ -57,6 +57,7 @@ type Tailer struct {
 	cp     Checkpoints
 	log    *slog.Logger
 	now    func() time.Time
+	idSalt string // host and tailer name, for record IDs
 
 	// Owned by the Run goroutine.
 	files  map[fileID]*tailFile
@@ -120,7 +121,10 @@ func New(cfg Config, newDecoder func() Decoder, sink event.Sink, cp Checkpoints,
 		now = time.Now
 	}
 	cfg = cfg.withDefaults()
-	return &Tailer{cfg: cfg, newDec: newDecoder, sink: sink, cp: cp, log: log, now: now}, nil
+	// The host name keeps record IDs apart between machines whose files
+	// share inode numbers and content (cloned virtual machines).
+	host, _ := os.Hostname()
+	return &Tailer{cfg: cfg, newDec: newDecoder, sink: sink, cp: cp, log: log, now: now, idSalt: host + "\x00" + cfg.Name}, nil
 }
 
 // Stats returns the counters.
@@ -247,7 +251,7 @@ func (t *Tailer) open(path string, fi os.FileInfo, id fileID, first bool) *tailF
 			tf.anchor, tf.ordinal = tf.safe, 0
 		}
 		if ev.ID.IsZero() && !ev.Time.IsZero() {
-			ev.ID = recordID(t.cfg.Name, tf.id, tf.anchor, tf.ordinal, &ev)
+			ev.ID = recordID(t.idSalt, tf.id, tf.anchor, tf.ordinal, &ev)
 		}
 		tf.ordinal++
 		ev.Received = t.now()
@@ -580,13 +584,13 @@ func (t *Tailer) save(ctx context.Context) {
 }
 
 // recordID derives the ID of an event that has a time from where its record
-// lies in the file (the tailer's name, the file's identity, the record
+// lies (salt: the host and the tailer's name; the file's identity, the record
 // boundary it follows and its number after it), its time and its raw text.
 // Reading the same record again after a crash (the sink accepted it but the
 // checkpoint was not saved yet) yields the same ID, and downstream stages,
 // which are idempotent by ID, keep it once. The first six bytes are the
 // event's time in milliseconds, as in NewID.
-func recordID(name string, id fileID, anchor int64, ordinal int, ev *event.Event) event.ID {
+func recordID(salt string, id fileID, anchor int64, ordinal int, ev *event.Event) event.ID {
 	h := fnv.New128a()
 	var b [40]byte
 	binary.BigEndian.PutUint64(b[0:], id.Dev)
@@ -594,7 +598,7 @@ func recordID(name string, id fileID, anchor int64, ordinal int, ev *event.Event
 	binary.BigEndian.PutUint64(b[16:], uint64(anchor))
 	binary.BigEndian.PutUint64(b[24:], uint64(ordinal))
 	binary.BigEndian.PutUint64(b[32:], uint64(ev.Time.UnixNano()))
-	h.Write([]byte(name))
+	h.Write([]byte(salt))
 	h.Write([]byte{0})
 	h.Write([]byte(id.Path))
 	h.Write([]byte{0})

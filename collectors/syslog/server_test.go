@@ -243,6 +243,8 @@ func TestFramer(t *testing.T) {
 		{"octet count not followed by a space", "5 hello7x", []string{"hello"}, 0, true},
 		{"zero length frame", "5 hello0 ", []string{"hello"}, 0, true},
 		{"octet frame cut short by the sender", "5 hello10 abc", []string{"hello", "abc"}, 0, false},
+		{"octet frames each followed by a line end", "5 hello\r\n5 world\n", []string{"hello", "world"}, 0, false},
+		{"LF framing with CR and NUL trailers", "<13>a\r\n<13>b\x00\n", []string{"<13>a\r", "<13>b\x00"}, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

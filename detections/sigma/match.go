@@ -88,6 +88,7 @@ type fieldNode struct {
 	exists bool
 	cased  bool         // modeFieldRef: compare case-sensitively
 	strs   []strMatcher // modeFold (lower-cased), modeCased, modeFieldRef (kind only)
+	set    *strSet      // strs as a set, for long lists without |all
 	res    []*regexp.Regexp
 	reLits [][]string // per regex: prefilter literals (nil: none known)
 	reMin  []int      // per regex: the shortest value it can match
@@ -116,9 +117,9 @@ func (n *fieldNode) eval(c *evalCtx) bool {
 	var ok bool
 	switch n.mode {
 	case modeFold:
-		ok = matchStrs(n.strs, n.all, c.lower(idx))
+		ok = n.matchStrs(c.lower(idx))
 	case modeCased:
-		ok = matchStrs(n.strs, n.all, c.raw(idx))
+		ok = n.matchStrs(c.raw(idx))
 	case modeRegex:
 		ok = n.matchRegex(c.raw(idx))
 	case modeNum, modeTime:
@@ -140,6 +141,18 @@ func elems(v *event.Value) []event.Value {
 		return v.List
 	}
 	return unsafe.Slice(v, 1)
+}
+
+func (n *fieldNode) matchStrs(vals []string) bool {
+	if n.set != nil {
+		for _, v := range vals {
+			if n.set.match(v) {
+				return true
+			}
+		}
+		return false
+	}
+	return matchStrs(n.strs, n.all, vals)
 }
 
 func matchStrs(ms []strMatcher, all bool, vals []string) bool {

@@ -332,6 +332,15 @@ sel:
         - a
         - b
 condition: sel`, []*event.Event{ev("Status", "c")}, []*event.Event{ev("Status", "a"), ev("Status", "b")}},
+		{"long lists match as sets", `
+sel_end:
+    Image|endswith: ['\a.exe', '\bb.exe', '\ccc.exe', '\d.exe', '\e.exe', '\f.exe', '.scr']
+sel_start:
+    Dir|startswith: ['c:\x\', 'c:\yy\', 'd:\', 'e:\', 'f:\', 'g:\', 'h*\j']
+sel_exact:
+    Name: ['one', 'two', 'three', 'four', 'five', 'six', 'se?en', '*ight']
+condition: 1 of sel_*`, []*event.Event{ev("Image", `C:\X\BB.EXE`), ev("Image", `x.scr`), ev("Dir", `C:\YY\z`), ev("Dir", `hXXX\j`), ev("Name", "Three"), ev("Name", "seven"), ev("Name", "eight")},
+			[]*event.Event{ev("Image", `C:\X\xbb.exe`), ev("Image", `C:\bb.exe\x`), ev("Dir", `x:\`), ev("Dir", `C:\x`), ev("Name", "thre"), ev("Name", "sevenn"), ev("Name", "eighty")}},
 		{"hour", `
 sel:
     Time|hour: 3

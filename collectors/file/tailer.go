@@ -65,6 +65,8 @@ type Tailer struct {
 	buf    []byte
 	batch  []event.Event
 	warned map[string]bool
+	// readTime stamps Received: the clock read once per chunk read.
+	readTime time.Time
 
 	running                                      atomic.Bool
 	lines, events, decodeErrors, truncatedLines  atomic.Uint64
@@ -254,7 +256,7 @@ func (t *Tailer) open(path string, fi os.FileInfo, id fileID, first bool) *tailF
 			ev.ID = recordID(t.idSalt, tf.id, tf.anchor, tf.ordinal, &ev)
 		}
 		tf.ordinal++
-		ev.Received = t.now()
+		ev.Received = t.readTime
 		if ev.Fields.Index(FieldFilePath) < 0 {
 			ev.Fields = append(ev.Fields, event.Field{Key: FieldFilePath, Value: event.String(tf.path)})
 		}
@@ -330,6 +332,7 @@ func (t *Tailer) readFile(ctx context.Context, tf *tailFile) (int64, error) {
 	if err != nil {
 		return 0, nil
 	}
+	t.readTime = t.now()
 	if t.rewritten(tf, fi.Size()) {
 		t.truncations.Add(1)
 		t.log.Info("tailed file truncated or rewritten; reading it from the start", "path", tf.path)
@@ -346,6 +349,7 @@ func (t *Tailer) readFile(ctx context.Context, tf *tailFile) (int64, error) {
 	var total int64
 	for {
 		n, err := tf.f.ReadAt(t.buf, tf.read)
+		t.readTime = t.now()
 		if n > 0 {
 			total += int64(n)
 			if err := t.consume(ctx, tf, t.buf[:n]); err != nil {
@@ -360,6 +364,7 @@ func (t *Tailer) readFile(ctx context.Context, tf *tailFile) (int64, error) {
 		}
 	}
 	now := t.now()
+	t.readTime = now
 	if total > 0 {
 		tf.lastData = now
 	}

@@ -208,7 +208,9 @@ func ftsExpr(n query.Node) (string, bool) {
 	if strings.IndexFunc(value, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) < 0 {
 		return "", false // no word in it: FTS5 would see an empty phrase
 	}
-	expr := `"` + strings.ReplaceAll(foldText(value), `"`, `""`) + `"`
+	// FTS5 reads its query as a C string: a NUL would end it early.
+	value = strings.ReplaceAll(foldText(value), "\x00", " ")
+	expr := `"` + strings.ReplaceAll(value, `"`, `""`) + `"`
 	if prefix {
 		expr += " *"
 	}

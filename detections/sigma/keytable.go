@@ -43,7 +43,15 @@ func newKeyTable(names map[string][]int32) *keyTable {
 	return t
 }
 
-// get returns the slots of name, or nil.
+// id returns the first value of name, or -1.
+func (t *keyTable) id(name string) int32 {
+	if v := t.get(name); len(v) > 0 {
+		return v[0]
+	}
+	return -1
+}
+
+// get returns the values of name, or nil.
 func (t *keyTable) get(name string) []int32 {
 	i := keyHash(name) & t.mask
 	for t.vals[i] != nil {

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/danang-soc/vigil/event"
 )
 
 // sourceIndex finds the mapping entries an event fits without trying each:
@@ -15,7 +13,6 @@ import (
 type sourceIndex struct {
 	entries []SourceMapping
 	fields  []string // every field a condition tests
-	table   *keyTable
 	shapes  []shape
 }
 
@@ -70,31 +67,23 @@ func newSourceIndex(m *LogSourceMapping) *sourceIndex {
 			ix.shapes[sp].byKey[k] = append(ix.shapes[sp].byKey[k], i)
 		}
 	}
-	byName := map[string][]int32{}
-	for i, f := range ix.fields {
-		byName[f] = []int32{int32(i)}
-	}
-	ix.table = newKeyTable(byName)
 	return ix
 }
 
 // match appends to out the entries e fits, in mapping order. vals and key
 // are scratch.
-func (ix *sourceIndex) match(e *event.Event, out []int, c *evalCtx) []int {
+func (ix *sourceIndex) match(out []int, c *evalCtx, ids []int32) []int {
 	if cap(c.srcVals) < len(ix.fields) {
 		c.srcVals = make([]string, len(ix.fields))
 		c.srcHas = make([]bool, len(ix.fields))
 	}
 	vals, has := c.srcVals[:len(ix.fields)], c.srcHas[:len(ix.fields)]
-	clear(has)
 	n := 0
-	for i := range e.Fields {
-		f := &e.Fields[i]
-		for _, j := range ix.table.get(f.Key) {
-			if !has[j] {
-				vals[j], has[j] = f.Value.Str, true
-				n++
-			}
+	for j, id := range ids {
+		has[j] = false
+		if i := c.byID(id); i >= 0 {
+			vals[j], has[j] = c.e.Fields[i].Value.Str, true
+			n++
 		}
 	}
 	if n == 0 {

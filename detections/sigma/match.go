@@ -401,11 +401,13 @@ func (n *keywordNode) one(c *evalCtx, i int) bool {
 // once. Generation counters make resetting it O(1).
 type evalCtx struct {
 	e    *event.Event
-	keys []string // per slot: the event key to read (field mappings)
+	keys []int32 // per slot: the directory id of the event key it reads
 	gen  uint32
 
-	slotGen []uint32
-	slotIdx []int32
+	// per directory id (a field name some rule or mapping reads): the
+	// event field index holding it, valid when idGen matches gen
+	idGen   []uint32
+	idIdx   []int32
 	loGen   []uint32 // per event field index
 	lo      [][]string
 	rawGen  []uint32
@@ -425,19 +427,21 @@ type evalCtx struct {
 	acHits    []int32
 }
 
-func newEvalCtx(slots, needles int) *evalCtx {
+func newEvalCtx(ids, needles int) *evalCtx {
 	return &evalCtx{
-		slotGen:   make([]uint32, slots),
-		slotIdx:   make([]int32, slots),
+		idGen:     make([]uint32, ids),
+		idIdx:     make([]int32, ids),
 		needleGen: make([]uint32, needles),
 	}
 }
 
-func (c *evalCtx) reset(e *event.Event, keys []string) {
-	c.e, c.keys = e, keys
+// reset starts the evaluation of e: every field the rules or the log-source
+// mapping read is located in one pass over the event.
+func (c *evalCtx) reset(e *event.Event, dir *keyTable) {
+	c.e = e
 	c.gen++
 	if c.gen == 0 { // wrapped: clear every stamp once
-		clear(c.slotGen)
+		clear(c.idGen)
 		clear(c.loGen)
 		clear(c.rawGen)
 		clear(c.needleGen)
@@ -452,28 +456,24 @@ func (c *evalCtx) reset(e *event.Event, keys []string) {
 	c.buf = c.buf[:0]
 	c.rawLoOK = false
 	c.cands = c.cands[:0]
-}
-
-// resolve maps every field of the event to the rule field slots that read
-// it, in one pass; slots left unmapped are absent from the event.
-func (c *evalCtx) resolve(t *keyTable) {
-	for i := range c.e.Fields {
-		for _, s := range t.get(c.e.Fields[i].Key) {
-			if c.slotGen[s] != c.gen { // the first of duplicate keys wins
-				c.slotGen[s] = c.gen
-				c.slotIdx[s] = int32(i)
-			}
+	for i := range e.Fields {
+		if id := dir.id(e.Fields[i].Key); id >= 0 && c.idGen[id] != c.gen { // the first of duplicate keys wins
+			c.idGen[id] = c.gen
+			c.idIdx[id] = int32(i)
 		}
 	}
 }
 
-// field resolves a rule field slot to an event field index, or -1.
-func (c *evalCtx) field(slot int32) int {
-	if c.slotGen[slot] == c.gen {
-		return int(c.slotIdx[slot])
+// byID returns the event field index of a directory id, or -1.
+func (c *evalCtx) byID(id int32) int {
+	if c.idGen[id] == c.gen {
+		return int(c.idIdx[id])
 	}
 	return -1
 }
+
+// field resolves a rule field slot to an event field index, or -1.
+func (c *evalCtx) field(slot int32) int { return c.byID(c.keys[slot]) }
 
 // lower returns the lower-cased text of each element of field idx.
 func (c *evalCtx) lower(idx int) []string {

@@ -23,6 +23,12 @@ type Ruleset struct {
 	slotNames []string
 	index     *sourceIndex
 	pre       *prefilter
+	// dir numbers every field name a rule or the mapping reads (rule
+	// fields, renamed fields, mapping conditions); slotID is each slot's.
+	dir      *keyTable
+	dirNames map[string]int32
+	slotID   []int32
+	mapID    []int32 // per sourceIndex field
 
 	buckets atomic.Pointer[map[bucketKey]*bucket]
 	mu      sync.Mutex // serialises bucket construction
@@ -267,9 +273,34 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 	rs.pre = buildPrefilter(rs.rules)
 	empty := map[bucketKey]*bucket{}
 	rs.buckets.Store(&empty)
+	rs.dirNames = map[string]int32{}
+	dirID := func(n string) int32 {
+		if id, ok := rs.dirNames[n]; ok {
+			return id
+		}
+		id := int32(len(rs.dirNames))
+		rs.dirNames[n] = id
+		return id
+	}
+	for _, n := range rs.slotNames {
+		rs.slotID = append(rs.slotID, dirID(n))
+	}
+	for _, f := range rs.index.fields {
+		rs.mapID = append(rs.mapID, dirID(f))
+	}
+	for _, m := range rs.index.entries {
+		for _, to := range m.Fields {
+			dirID(to)
+		}
+	}
+	dirIDs := map[string][]int32{}
+	for n, id := range rs.dirNames {
+		dirIDs[n] = []int32{id}
+	}
+	rs.dir = newKeyTable(dirIDs)
+	nIDs := len(rs.dirNames)
 	nNeedles := len(rs.pre.needleRules)
-	nSlots := len(rs.slotNames)
-	rs.pool.New = func() any { return newEvalCtx(nSlots, nNeedles) }
+	rs.pool.New = func() any { return newEvalCtx(nIDs, nNeedles) }
 	return rs, b.errs
 }
 
@@ -287,9 +318,8 @@ type bucket struct {
 	rules  []int32 // rules without needles, always evaluated, in order
 	member []uint64
 	scans  []*slotScan
-	keys   []string  // per slot: the event field it reads
-	table  *keyTable // event field name -> slots reading it
-	any    bool      // no rule at all applies
+	keys   []int32 // per slot: the directory id of the event field it reads
+	any    bool    // no rule at all applies
 }
 
 func (b *bucket) has(ri int32) bool { return b.member[ri>>6]&(1<<(ri&63)) != 0 }
@@ -298,13 +328,14 @@ func (b *bucket) has(ri int32) bool { return b.member[ri>>6]&(1<<(ri&63)) != 0 }
 // order. fn must not keep e beyond the call.
 func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
 	c := rs.pool.Get().(*evalCtx)
+	c.reset(e, rs.dir)
 	b := rs.bucketFor(e, c)
 	if !b.any {
+		c.e = nil
 		rs.pool.Put(c)
 		return
 	}
-	c.reset(e, b.keys)
-	c.resolve(b.table)
+	c.keys = b.keys
 	for _, sc := range b.scans {
 		idx := c.field(sc.slot)
 		if idx < 0 {
@@ -355,7 +386,7 @@ func (rs *Ruleset) bucketFor(e *event.Event, c *evalCtx) *bucket {
 	if !e.Source.IsZero() {
 		k.src = e.Source
 	} else {
-		c.entries = rs.index.match(e, c.entries[:0], c)
+		c.entries = rs.index.match(c.entries[:0], c, rs.mapID)
 		entries = c.entries
 		if len(entries) <= len(k.entries) {
 			for i, x := range entries {
@@ -387,22 +418,19 @@ func (rs *Ruleset) bucketFor(e *event.Event, c *evalCtx) *bucket {
 
 func (rs *Ruleset) newBucket(src event.LogSource, entries []int) *bucket {
 	b := &bucket{member: make([]uint64, (len(rs.rules)+63)/64)}
-	b.keys = slices.Clone(rs.slotNames)
+	b.keys = slices.Clone(rs.slotID)
+	renamed := make([]bool, len(b.keys))
 	var sources []event.LogSource
 	for _, x := range entries {
 		m := rs.index.entries[x]
 		sources = append(sources, m.Source())
 		for from, to := range m.Fields {
-			if s, ok := slotIndex(rs.slotNames, from); ok && b.keys[s] == rs.slotNames[s] {
-				b.keys[s] = to
+			if s, ok := slotIndex(rs.slotNames, from); ok && !renamed[s] {
+				b.keys[s] = rs.dirNames[to]
+				renamed[s] = true
 			}
 		}
 	}
-	byKey := map[string][]int32{}
-	for s, k := range b.keys {
-		byKey[k] = append(byKey[k], int32(s))
-	}
-	b.table = newKeyTable(byKey)
 	slots := map[int32]bool{}
 	for _, r := range rs.rules {
 		ok := false

@@ -1,7 +1,6 @@
 package sigma
 
 import (
-	"encoding/binary"
 	"sort"
 	"strings"
 )
@@ -254,7 +253,7 @@ func foldTrap(s string) bool {
 func isASCII(s string) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		if binary.LittleEndian.Uint64([]byte(s[i:i+8]))&0x8080808080808080 != 0 {
+		if load64(s, i)&0x8080808080808080 != 0 {
 			return false
 		}
 	}

@@ -339,6 +339,9 @@ type keywordNode struct {
 	// contains search runs on the raw text without lower-casing every
 	// field of the event.
 	anchors []int
+	// trapFree[i]: strs[i] has no i, k or s, the letters that runes
+	// outside ASCII fold to, so raw text needs no check for such runes.
+	trapFree []bool
 }
 
 func (n *keywordNode) eval(c *evalCtx) bool {
@@ -369,7 +372,7 @@ func (n *keywordNode) one(c *evalCtx, i int) bool {
 			continue
 		}
 		if anchor >= 0 {
-			hit, ok := containsFoldAnchored(c.raw(idx), m.s, anchor)
+			hit, ok := containsFoldAnchored(c.raw(idx), m.s, anchor, n.trapFree[i])
 			if hit {
 				return true
 			}
@@ -597,10 +600,10 @@ func foldAnchor(lit string) int {
 // ignoring case, finding candidates with a fast byte search for the anchor
 // byte. ok is false when a value holds a rune that folds to ASCII; the
 // caller then uses the lower-cased text.
-func containsFoldAnchored(vals []string, lit string, anchor int) (hit, ok bool) {
+func containsFoldAnchored(vals []string, lit string, anchor int, trapFree bool) (hit, ok bool) {
 	a := lit[anchor]
 	for _, v := range vals {
-		if foldTrap(v) {
+		if !trapFree && foldTrap(v) {
 			return false, false
 		}
 		for off := 0; ; {

@@ -182,6 +182,11 @@ keywords:
     - 'svchost.exe -n evil'
 condition: keywords`, []*event.Event{ev("Message", "started evilservice now"), ev("A", "x", "B", "run svchost.exe -n evil")},
 			[]*event.Event{ev("Message", "svchost.exe -n good")}},
+		{"keywords fold runes that lower-case to ASCII", `
+keywords:
+    - '\desk.dat'
+condition: keywords`, []*event.Event{ev("Path", "C:\\DESK.DAT"), ev("Path", "C:\\DE\u017FK.dat"), ev("Path", "C:\\des\u212A.dat")},
+			[]*event.Event{ev("Path", "C:\\desk.da")}},
 		{"keywords with all are AND", `
 keywords_cmdlet:
     '|all':

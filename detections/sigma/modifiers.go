@@ -237,6 +237,7 @@ func (cp *compiler) keywords(line int, vals []value, mods []string, ms modSet) (
 		m := newStrMatcher(p)
 		n.strs = append(n.strs, m)
 		n.anchors = append(n.anchors, foldAnchor(m.s))
+		n.trapFree = append(n.trapFree, !strings.ContainsAny(m.s, "iks"))
 	}
 	return n, nil
 }

@@ -1,6 +1,9 @@
 package sigma
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // bufString views bytes of the evaluation scratch as a string without a
 // copy. The bytes are never written again during the evaluation that uses
@@ -10,4 +13,10 @@ func bufString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// load64 reads the eight bytes of s at i (i+8 <= len(s)) as one
+// little-endian word.
+func load64(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
 }

@@ -197,47 +197,113 @@ type Query struct {
 // Events returns the events that match q, newest first. A query that does
 // not parse or cannot run is a *query.Error carrying its position.
 func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) {
-	var page Page[event.Event]
 	node, err := query.Parse(q.Q)
 	if err != nil {
-		return page, err
+		return Page[event.Event]{}, err
 	}
 	tr := translator{q: q.Q, now: s.cfg.Now()}
-	where, err := tr.node(node)
-	if err != nil {
-		return page, err
+	if _, err := tr.node(node); err != nil {
+		return Page[event.Event]{}, err
 	}
+	bounds, bargs, err := eventBounds(q)
+	if err != nil {
+		return Page[event.Event]{}, err
+	}
+	var common map[string]bool
 	if len(tr.matches) > 0 {
-		common, err := s.commonMatches(ctx, tr.matches)
-		if err != nil {
-			return page, err
+		if common, err = s.commonMatches(ctx, tr.matches); err != nil {
+			return Page[event.Event]{}, err
 		}
-		if len(common) > 0 {
-			tr = translator{q: q.Q, now: tr.now, common: common}
-			if where, err = tr.node(node); err != nil {
+	}
+	n := limit(q.Limit)
+	if len(common) > 0 {
+		// A common word matches a large part of the store: search the newest
+		// events first, in growing windows, so that FTS5 and SQLite handle
+		// only the window's share of its matches.
+		for _, size := range []int{s.cfg.SearchWindow, 10 * s.cfg.SearchWindow} {
+			w, err := s.window(ctx, bounds, bargs, size)
+			if err != nil {
+				return Page[event.Event]{}, err
+			}
+			if w == nil {
+				break // the window holds every candidate: search them all
+			}
+			page, err := s.search(ctx, q, node, common, w, bounds, bargs, n)
+			if err != nil || page.Next != "" {
 				return page, err
 			}
 		}
 	}
-	stmt := `SELECT e.seq, e.time, e.doc FROM events e WHERE ` + where
-	args := tr.args
+	return s.search(ctx, q, node, common, nil, bounds, bargs, n)
+}
+
+// eventBounds is the condition of a query's time bounds and cursor.
+func eventBounds(q Query) (string, []any, error) {
+	cond := "1"
+	var args []any
 	if !q.From.IsZero() {
-		stmt += ` AND e.time >= ?`
+		cond += ` AND e.time >= ?`
 		args = append(args, nanos(q.From))
 	}
 	if !q.To.IsZero() {
-		stmt += ` AND e.time < ?`
+		cond += ` AND e.time < ?`
 		args = append(args, nanos(q.To))
 	}
 	if q.Cursor != "" {
 		key, _, err := decodeCursor(q.Cursor, 'e', 2, 0)
 		if err != nil {
-			return page, err
+			return "", nil, err
 		}
-		stmt += ` AND (e.time, e.seq) < (?, ?)`
+		cond += ` AND (e.time, e.seq) < (?, ?)`
 		args = append(args, key[0], key[1])
 	}
-	n := limit(q.Limit)
+	return cond, args, nil
+}
+
+// window is the newest events within a query's bounds: every event with a
+// time after minTime is among them, and has a seq of at least minSeq.
+type window struct {
+	minTime, minSeq int64
+}
+
+// window returns the window of the newest size events within bounds, or
+// nil when there are not more than that.
+func (s *Store) window(ctx context.Context, bounds string, args []any, size int) (*window, error) {
+	var w window
+	var count int
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(min(time), 0), coalesce(min(seq), 0), count(*) FROM (
+		SELECT e.time, e.seq FROM events e WHERE `+bounds+` ORDER BY e.time DESC, e.seq DESC LIMIT ?)`,
+		append(append([]any(nil), args...), size)...).Scan(&w.minTime, &w.minSeq, &count)
+	if err != nil {
+		return nil, fmt.Errorf("searching events: %w", err)
+	}
+	if count < size {
+		return nil, nil
+	}
+	return &w, nil
+}
+
+// search runs one query for a page of events, within window w if not nil.
+func (s *Store) search(ctx context.Context, q Query, node query.Node, common map[string]bool, w *window,
+	bounds string, bargs []any, n int) (Page[event.Event], error) {
+	var page Page[event.Event]
+	tr := translator{q: q.Q, now: s.cfg.Now(), common: common}
+	if w != nil {
+		tr.minSeq = w.minSeq
+	}
+	where, err := tr.node(node)
+	if err != nil {
+		return page, err
+	}
+	// The translator's placeholders are numbered; the plain ones below
+	// follow them.
+	stmt := `SELECT e.seq, e.time, e.doc FROM events e WHERE (` + where + `) AND ` + bounds
+	args := append(tr.args, bargs...)
+	if w != nil {
+		// Strictly after the window's oldest time: every such event is in it.
+		stmt += ` AND e.time > ?`
+		args = append(args, w.minTime)
+	}
 	stmt += ` ORDER BY e.time DESC, e.seq DESC LIMIT ?`
 	args = append(args, n+1)
 	rows, err := s.r.QueryContext(ctx, stmt, args...)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -352,12 +353,16 @@ func TestEventsInjection(t *testing.T) {
 // TestEventsCommonAndRareWords checks full-text results against a plain
 // scan of the events, for words common enough to change how the query runs.
 func TestEventsCommonAndRareWords(t *testing.T) {
-	s := openTest(t, Config{})
+	s := openTest(t, Config{SearchWindow: 400}) // windows of 400 and 4000 events, then all
 	ctx := context.Background()
 	n := commonThreshold + 1500
 	evs := dbEvents(3, n, t0, time.Second)
+	// Stored out of time order, as late deliveries are: the storage order
+	// (seq) and the time order differ.
+	shuffled := slices.Clone(evs)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	for i := 0; i < n; i += 2000 {
-		if _, err := s.WriteEvents(ctx, evs[i:min(i+2000, n)]); err != nil {
+		if _, err := s.WriteEvents(ctx, shuffled[i:min(i+2000, n)]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -381,23 +386,38 @@ func TestEventsCommonAndRareWords(t *testing.T) {
 		{"from t_42", func(e event.Event) bool { return words(e)["t_42"] }},
 		{"from OR t_42", func(e event.Event) bool { return true }},
 		{"from AND user.name:etl", func(e event.Event) bool { return e.Fields.Str("user.name") == "etl" }},
+		{"from AND user.name:etl AND db.name:hr", func(e event.Event) bool {
+			return e.Fields.Str("user.name") == "etl" && e.Fields.Str("db.name") == "hr"
+		}},
+		{"from AND db.operation:COPY AND db.response.rows >= 4900", func(e event.Event) bool {
+			r, _ := e.Fields.Get("db.response.rows")
+			f, _ := r.Float()
+			return e.Fields.Str("db.operation") == "COPY" && f >= 4900
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {
 			var want []event.ID
-			for i := n - 1; i >= 0 && len(want) < 100; i-- {
+			for i := n - 1; i >= 0 && len(want) < 150; i-- {
 				if tt.keep(evs[i]) {
 					want = append(want, evs[i].ID)
 				}
 			}
-			page, err := s.Events(ctx, Query{Q: tt.q, Limit: 100})
-			if err != nil {
-				t.Fatal(err)
-			}
 			var got []event.ID
-			for _, e := range page.Items {
-				got = append(got, e.ID)
+			cursor := ""
+			for len(got) < len(want) {
+				page, err := s.Events(ctx, Query{Q: tt.q, Limit: 75, Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range page.Items {
+					got = append(got, e.ID)
+				}
+				if cursor = page.Next; cursor == "" {
+					break
+				}
 			}
+			got = got[:min(len(got), 150)]
 			if len(want) == 0 {
 				t.Fatal("the case selects nothing")
 			}

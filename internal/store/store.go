@@ -59,6 +59,10 @@ type Config struct {
 	// CacheBytes is the page cache of the writer connection (default 64 MiB);
 	// each reader gets a quarter of it.
 	CacheBytes int64
+	// SearchWindow is how many of the newest events a query with a common
+	// word searches first (default 50,000), before ten times as many, and
+	// then all.
+	SearchWindow int
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// process before failing (default 10s).
 	BusyTimeout time.Duration
@@ -77,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 64 << 20
+	}
+	if c.SearchWindow == 0 {
+		c.SearchWindow = 50_000
 	}
 	if c.BusyTimeout == 0 {
 		c.BusyTimeout = 10 * time.Second
@@ -110,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("store: readers must be between 1 and 64, got %d", c.Readers)
 	case c.CacheBytes < 1<<20:
 		return fmt.Errorf("store: cache bytes %d is below 1 MiB", c.CacheBytes)
+	case c.SearchWindow < 100:
+		return fmt.Errorf("store: search window must be at least 100 events, got %d", c.SearchWindow)
 	case c.BusyTimeout < 0:
 		return fmt.Errorf("store: busy timeout must not be negative, got %v", c.BusyTimeout)
 	}

@@ -109,6 +109,9 @@ type translator struct {
 	// that match many events.
 	matches []string
 	common  map[string]bool
+	// minSeq, when not 0, bounds the common expressions to the events of a
+	// window (see Store.window).
+	minSeq int64
 }
 
 // arg binds v and returns its numbered placeholder, which the SQL may use
@@ -180,7 +183,11 @@ func (t *translator) match(expr string) string {
 	if t.common[expr] {
 		lhs = "+e.seq"
 	}
-	return lhs + " IN (SELECT rowid FROM events_fts WHERE events_fts MATCH " + t.arg(expr) + ")"
+	cond := lhs + " IN (SELECT rowid FROM events_fts WHERE events_fts MATCH " + t.arg(expr)
+	if t.common[expr] && t.minSeq > 0 {
+		cond += " AND rowid >= " + t.arg(t.minSeq)
+	}
+	return cond + ")"
 }
 
 // ftsExpr is the FTS5 expression of a term on a text field, when the term

@@ -439,7 +439,7 @@ func FuzzDecodeCapture(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	cfg := Config{Postgres: []uint16{5432, 15432}, MySQL: []uint16{3306}}
+	cfg := Config{Postgres: []uint16{5432, 15432}, MySQL: []uint16{3306}, Detect: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := DecodeReader(context.Background(), bytes.NewReader(b), cfg, func(event.Event) {})
 		if err != nil {

@@ -206,6 +206,9 @@ func (b *Bus) Consume(ctx context.Context, h Handler) error {
 	// from before a crash would wait AckWait before re-delivering what was
 	// in flight; starting afresh re-delivers it at once.
 	if err := b.stream.DeleteConsumer(ctx, consumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		if ctx.Err() != nil {
+			return nil // shut down while starting
+		}
 		return fmt.Errorf("resetting pipeline consumer: %w", err)
 	}
 	cons, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -216,6 +219,9 @@ func (b *Bus) Consume(ctx context.Context, h Handler) error {
 		MaxDeliver:    -1,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("creating pipeline consumer: %w", err)
 	}
 	for ctx.Err() == nil {

@@ -122,6 +122,9 @@ func New(cfg Config, pub Publisher, quar Quarantiner, isFull func(error) bool, n
 		inflight:    prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vigil_ingest_inflight_bytes", Help: "Bytes of requests being processed."}, func() float64 { return float64(in.gate.used()) }),
 		requests:    prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_ingest_requests_total", Help: "Ingest requests received."}),
 	}
+	for _, reason := range []string{"inflight", "bus_full", "too_large", "line_too_long"} {
+		in.stats.refused.WithLabelValues(reason) // exported from the start, at 0
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{in.stats.accepted, in.stats.quarantined, in.stats.refused, in.stats.inflight, in.stats.requests} {
 			if err := reg.Register(c); err != nil {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/syslog"
 	"github.com/danang-soc/vigil/internal/identity"
 	"github.com/danang-soc/vigil/rules"
 	"github.com/gorilla/websocket"
@@ -135,7 +136,7 @@ func BenchmarkIngestHTTPToStore(b *testing.B) {
 // per second, one in a hundred of them matching a rule, and measures the
 // time from sending a matching line to its alert arriving on the websocket.
 func BenchmarkSyslogToWebsocketLatency(b *testing.B) {
-	s, tok, stop := benchServer(b, Config{Syslog: SyslogConfig{TCP: "127.0.0.1:0"}})
+	s, tok, stop := benchServer(b, Config{Syslog: syslog.Config{TCP: "127.0.0.1:0"}})
 	defer stop()
 	var tcpAddr string
 	// The syslog receiver binds inside Run; find it through the log-free

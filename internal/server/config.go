@@ -9,7 +9,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/syslog"
 	"github.com/danang-soc/vigil/internal/bus"
+	"github.com/danang-soc/vigil/internal/formats"
 	"github.com/danang-soc/vigil/internal/ingest"
 	"gopkg.in/yaml.v3"
 )
@@ -31,7 +33,7 @@ type Config struct {
 	Rules     RulesConfig     `yaml:"rules"`
 	Correlate CorrelateConfig `yaml:"correlate"`
 	Incidents IncidentsConfig `yaml:"incidents"`
-	Syslog    SyslogConfig    `yaml:"syslog"`
+	Syslog    syslog.Config   `yaml:"syslog"`
 	Files     []FileInput     `yaml:"files"`
 	Console   ConsoleConfig   `yaml:"console"`
 }
@@ -75,24 +77,13 @@ type IncidentsConfig struct {
 	Window time.Duration `yaml:"window"`
 }
 
-// SyslogConfig configures the built-in syslog receiver; empty addresses
-// are off.
-type SyslogConfig struct {
-	UDP string `yaml:"udp"`
-	TCP string `yaml:"tcp"`
-}
-
-// FileInput is one log file (or glob) the server tails.
+// FileInput is one log file (or glob) the server tails: its format, the
+// server it comes from and the protected system it belongs to.
 type FileInput struct {
-	Path string `yaml:"path"`
-	// Format is a log format name (`vigil hunt --formats` lists them).
-	Format string `yaml:"format"`
-	// Host names the host the file comes from. Default: this host.
-	Host string `yaml:"host"`
-	// Asset is the id of the protected system in the asset inventory.
-	Asset string `yaml:"asset"`
-	// LogLinePrefix is PostgreSQL's log_line_prefix for postgres-stderr.
-	LogLinePrefix string `yaml:"log_line_prefix"`
+	formats.Source `yaml:",inline"`
+	// FromEnd starts at the file's end the first time it is seen, instead
+	// of reading what it already holds.
+	FromEnd bool `yaml:"from_end"`
 }
 
 // ConsoleConfig configures the web console.
@@ -174,8 +165,11 @@ func (c *Config) Validate() error {
 		c.Incidents.Window = time.Hour
 	}
 	for i, f := range c.Files {
-		if f.Path == "" || f.Format == "" {
-			return fmt.Errorf("files[%d]: path and format are required", i)
+		if f.Path == "" {
+			return fmt.Errorf("files[%d]: path is required", i)
+		}
+		if err := f.Source.Validate(); err != nil {
+			return fmt.Errorf("files[%d] (%s): %w", i, f.Path, err)
 		}
 	}
 	if c.Console.SecureCookies == nil {

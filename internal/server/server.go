@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/file"
 	"github.com/danang-soc/vigil/collectors/syslog"
 	"github.com/danang-soc/vigil/correlate"
 	"github.com/danang-soc/vigil/dashboards"
@@ -247,7 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 	collectCtx, stopCollect := context.WithCancel(gctx)
 	defer stopCollect()
 	if s.cfg.Syslog.UDP != "" || s.cfg.Syslog.TCP != "" {
-		sl, err := syslog.New(syslog.Config{UDP: s.cfg.Syslog.UDP, TCP: s.cfg.Syslog.TCP}, s.in, s.log.With("part", "syslog"), s.opts.Now)
+		sl, err := syslog.New(s.cfg.Syslog, s.in, s.log.With("part", "syslog"), s.opts.Now)
 		if err != nil {
 			return err
 		}
@@ -258,6 +259,13 @@ func (s *Server) Run(ctx context.Context) error {
 		s.syslogTCP.Store(addrString(sl.TCPAddr()))
 		s.syslog.Store(sl)
 		g.Go(func() error { return sl.Run(collectCtx) })
+	}
+	for i, f := range s.cfg.Files {
+		t, err := s.tailer(f)
+		if err != nil {
+			return fmt.Errorf("files[%d]: %w", i, err)
+		}
+		g.Go(func() error { return t.Run(collectCtx) })
 	}
 	g.Go(func() error { return s.console.Run(gctx) })
 	g.Go(func() error { return s.bus.Consume(gctx, s.pipe.handle) })
@@ -393,6 +401,31 @@ func (f feed) RecentAlerts(ctx context.Context, limit int) ([]event.Alert, error
 func (f feed) RecentIncidents(ctx context.Context, limit int) ([]event.Incident, error) {
 	p, err := f.st.Incidents(ctx, store.IncidentQuery{Limit: limit})
 	return p.Items, err
+}
+
+// tailer makes the file collector of one configured log file, writing
+// through ingest and checkpointing in the store.
+func (s *Server) tailer(f FileInput) (*file.Tailer, error) {
+	if _, err := f.Source.Decoder(); err != nil {
+		return nil, err
+	}
+	newDecoder := func() file.Decoder {
+		d, _ := f.Source.Decoder() // validated above
+		return d
+	}
+	return file.New(file.Config{Paths: []string{f.Path}, Name: "file:" + f.Format + ":" + f.Path, FromEnd: f.FromEnd},
+		newDecoder, s.in, checkpoints{s.store}, s.log.With("part", "file", "path", f.Path), s.opts.Now)
+}
+
+// checkpoints keeps the file collectors' positions in the store.
+type checkpoints struct{ st *store.Store }
+
+func (c checkpoints) Load(ctx context.Context, key string) ([]byte, error) {
+	return c.st.State(ctx, "checkpoint."+key)
+}
+
+func (c checkpoints) Save(ctx context.Context, key string, b []byte) error {
+	return c.st.PutState(ctx, "checkpoint."+key, b)
 }
 
 // quarantineAdapter keeps ingest's rejected lines in the store.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/syslog"
+	"github.com/danang-soc/vigil/internal/formats"
 	"github.com/danang-soc/vigil/internal/identity"
 	"github.com/danang-soc/vigil/rules"
 )
@@ -204,6 +206,24 @@ func TestRoutesRequireAuthAndRole(t *testing.T) {
 	}
 }
 
+func TestMetricsCoverEveryQueue(t *testing.T) {
+	ts := startTest(t, Config{Syslog: syslog.Config{UDP: "127.0.0.1:0"}}, false)
+	if code, b := ts.do(t, identity.RoleAgent, "POST", "/api/v1/events", "{\"message\":\"x\"}\nnot json\n"); code != 202 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	code, b := ts.do(t, identity.RoleViewer, "GET", "/metrics", "")
+	if code != 200 {
+		t.Fatalf("metrics: %d", code)
+	}
+	for _, name := range []string{"vigil_ingest_events_accepted_total 1", "vigil_ingest_lines_quarantined_total 1", "vigil_ingest_requests_refused_total",
+		"vigil_bus_depth_batches", "vigil_store_rows", "vigil_pipeline_events_total", "vigil_incidents_open_in_memory",
+		"vigil_stream_clients", "vigil_syslog_messages_total", "vigil_syslog_queue_depth", "vigil_ingest_inflight_bytes"} {
+		if !strings.Contains(string(b), name) {
+			t.Errorf("metrics lack %q", name)
+		}
+	}
+}
+
 func TestPersonalDataMaskedForViewer(t *testing.T) {
 	ts := startTest(t, Config{}, false)
 	body := `{"message":"lookup citizen 079203001234 phone 0905123456 mail lan.nguyen@danang.gov.vn","logsource":{"product":"web"}}`
@@ -253,7 +273,7 @@ func TestLoadConfigIsStrict(t *testing.T) {
 	if err := c2.Validate(); err != nil || !*c2.Console.SecureCookies {
 		t.Errorf("a public listen address must default to secure cookies (err %v)", err)
 	}
-	bad := Config{Files: []FileInput{{Path: "/var/log/x"}}}
+	bad := Config{Files: []FileInput{{Source: formats.Source{Path: "/var/log/x"}}}}
 	if err := bad.Validate(); err == nil {
 		t.Error("a file without a format: no error")
 	}

@@ -68,19 +68,15 @@ func (pl *planner) needlesOf(n node) (ns []needle, ok bool) {
 		}
 		var out []needle
 		for _, m := range n.strs {
-			lit := m.s
+			lit, kind := m.s, m.kind
 			if m.kind == strGlob {
-				lit = m.glob.longestLit()
+				lit, kind = globNeedle(m.glob)
 			}
 			if m.kind == strAny || !usableNeedle(lit) {
 				if n.all {
 					continue
 				}
 				return nil, false
-			}
-			kind := m.kind
-			if kind == strGlob {
-				kind = strContains
 			}
 			nd := needle{slot: n.slot, kind: kind, lit: foldString(lit)}
 			if n.all {
@@ -105,11 +101,39 @@ func (pl *planner) needlesOf(n node) (ns []needle, ok bool) {
 // few, long needles that few other rules use (the literals many rules share,
 // such as \\powershell.exe, are the ones events are full of).
 type planner struct {
-	pop map[needle]int // how many rules use each literal
+	pop       map[needle]int // how many rules use each literal
+	contained map[string]int // how many other literals contain each
+	slotNames []string
 }
 
-func newPlanner(rules []*Rule) *planner {
-	pl := &planner{pop: map[needle]int{}}
+// globNeedle picks a glob's needle: its leading literal as a prefix (an
+// anchored test, and the start of a name says more than the ".exe" in the
+// middle of '7z*.exe'), else its trailing literal as a suffix, else its
+// longest literal anywhere.
+func globNeedle(p pattern) (string, strKind) {
+	if len(p) > 1 && p[0].wild == 0 && len(p[0].lit) >= 2 {
+		return p[0].lit, strPrefix
+	}
+	if last := p[len(p)-1]; len(p) > 1 && last.wild == 0 && len(last.lit) >= 3 {
+		return last.lit, strSuffix
+	}
+	return p.longestLit(), strContains
+}
+
+// lowCardinality lists fields whose values repeat across most events of a
+// log source (a handful of integrity levels, the same vendor names): a
+// needle there makes a rule a candidate for nearly every event.
+var lowCardinality = map[string]bool{
+	"IntegrityLevel": true, "Company": true, "Product": true, "Description": true, "FileVersion": true,
+	"User": true, "ParentUser": true, "LogonId": true, "TerminalSessionId": true, "CurrentDirectory": true,
+	"EventID": true, "Channel": true, "Provider_Name": true, "Level": true, "Task": true, "Opcode": true,
+	"Signed": true, "SignatureStatus": true, "Signature": true, "Initiated": true, "Protocol": true,
+	"EventType": true, "LogonType": true, "Status": true, "event.outcome": true, "event.action": true,
+	"db.system": true, "db.operation": true,
+}
+
+func newPlanner(rules []*Rule, slotNames []string) *planner {
+	pl := &planner{pop: map[needle]int{}, contained: map[string]int{}, slotNames: slotNames}
 	for _, r := range rules {
 		seen := map[needle]bool{}
 		walkFields(r.expr, func(n *fieldNode) {
@@ -124,6 +148,36 @@ func newPlanner(rules []*Rule) *planner {
 				}
 			}
 		})
+	}
+	// A literal that many other literals contain ("\\windows\\",
+	// "microsoft") is a common fragment of what rules look for, and of
+	// events: count, with one automaton over them all, how many other
+	// literals hold each.
+	var lits []string
+	idx := map[string]int{}
+	for n := range pl.pop {
+		if _, ok := idx[n.lit]; !ok {
+			idx[n.lit] = len(lits)
+			lits = append(lits, n.lit)
+		}
+	}
+	sort.Strings(lits) // deterministic automaton, deterministic plans
+	for i, l := range lits {
+		idx[l] = i
+	}
+	if len(lits) > 0 {
+		ac := newACMatcher(lits)
+		var hits []int32
+		seen := make([]int, len(lits))
+		for i, l := range lits {
+			hits = ac.scan(l, hits[:0])
+			for _, h := range hits {
+				if int(h) != i && seen[h] != i+1 {
+					seen[h] = i + 1
+					pl.contained[lits[h]]++
+				}
+			}
+		}
 	}
 	return pl
 }
@@ -143,7 +197,11 @@ func (pl *planner) cost(ns []needle) int {
 		case strPrefix, strSuffix:
 			k = 2
 		}
-		c += k * (1 + pl.pop[n]) * 64 / l
+		w := 1
+		if int(n.slot) < len(pl.slotNames) && lowCardinality[pl.slotNames[n.slot]] {
+			w = 50
+		}
+		c += w * k * (1 + pl.pop[n] + pl.contained[n.lit]) * 64 / l
 	}
 	return c
 }

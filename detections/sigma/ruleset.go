@@ -257,7 +257,7 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 		corrs = append(corrs, c)
 	}
 	rs.corrs = corrs
-	pl := newPlanner(rs.rules)
+	pl := newPlanner(rs.rules, cp.names)
 	for _, r := range rs.rules {
 		r.needles, _ = pl.needlesOf(r.expr)
 		if len(r.needles) == 0 {

@@ -28,11 +28,13 @@ func logins(evs []event.Event) []login {
 	return out
 }
 
+// errorCodes lists the error codes of the failed logins and statements and
+// of the errors on their own, in order.
 func errorCodes(evs []event.Event) []string {
 	var out []string
 	for _, ev := range evs {
-		if ev.Fields.Str("event.action") == "error" {
-			out = append(out, ev.Fields.Str("db.response.status_code"))
+		if code := ev.Fields.Str("db.response.status_code"); code != "" && ev.Fields.Str("event.outcome") == "failure" {
+			out = append(out, code)
 		}
 	}
 	return out
@@ -295,18 +297,20 @@ func TestPcap2mysqlTranscripts(t *testing.T) {
 					if u := ev.Fields.Str("db.user"); u != "" {
 						got[cli] = append(got[cli], step{Kind: "login", Text: u})
 					}
-				case "error":
-					got[cli] = append(got[cli], step{Kind: "error", Text: ev.Fields.Str("db.response.status_code")})
-				case "flow", "logout":
+				case "flow", "logout", "error":
 				default:
-					if ev.Fields.Str("mysql.command") == "" {
-						continue
+					if ev.Fields.Str("mysql.command") != "" {
+						s := step{Kind: "stmt", Text: ev.Fields.Str("db.statement")}
+						if ev.Fields.Str("db.operation") == "SELECT" {
+							s.Rows = atoi(ev.Fields.Str("db.response.rows"))
+						}
+						got[cli] = append(got[cli], s)
 					}
-					s := step{Kind: "stmt", Text: ev.Fields.Str("db.statement")}
-					if ev.Fields.Str("db.operation") == "SELECT" {
-						s.Rows = atoi(ev.Fields.Str("db.response.rows"))
-					}
-					got[cli] = append(got[cli], s)
+				}
+				// A failed login or statement carries its error; errors
+				// on their own are events of their own.
+				if code := ev.Fields.Str("db.response.status_code"); code != "" && ev.Fields.Str("event.outcome") == "failure" {
+					got[cli] = append(got[cli], step{Kind: "error", Text: code})
 				}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {

@@ -647,9 +647,6 @@ func (s *Session) pop() {
 // done ends a command and reports it.
 func (s *Session) done(c *command, ts time.Time) {
 	s.pop()
-	if c.err != nil {
-		defer s.errorEvent(ts, c.err, c.query)
-	}
 	switch c.cmd {
 	case comQuery, comStmtExecute, comStmtPrepare:
 		if c.cmd == comStmtPrepare && c.err == nil {
@@ -674,6 +671,10 @@ func (s *Session) done(c *command, ts time.Time) {
 		}
 		ev.Fields = append(ev.Fields, event.Field{Key: event.FieldMessage, Value: event.String("init db " + c.arg + " " + outcome)})
 		s.emit(ev)
+	default:
+		if c.err != nil {
+			s.errorEvent(ts, c.err, "") // a command without an event of its own
+		}
 	}
 }
 
@@ -687,7 +688,6 @@ func (s *Session) greeting(body []byte, ts time.Time) {
 		e := s.parseErr(body)
 		s.loginTime = ts
 		s.login(ts, "failure", e)
-		s.errorEvent(ts, e, "")
 		s.phase = phaseDone
 		return
 	}
@@ -727,7 +727,6 @@ func (s *Session) authAnswer(body []byte, ts time.Time) {
 	case 0xff:
 		e := s.parseErr(body)
 		s.login(ts, "failure", e)
-		s.errorEvent(ts, e, "")
 		s.phase = phaseDone
 	case 0xfe:
 		if p, _ := cstring(body[1:]); p != "" {

@@ -78,20 +78,19 @@ type portal struct {
 
 // op is a client request that waits for the server's answer.
 type op struct {
-	kind    byte // the client message type: 'Q', 'P', 'B', 'E', 'D', 'C', 'S', 'F'
-	ts      time.Time
-	query   string
-	params  []string
-	name    string // prepared statement name
-	rows    int64
-	bytes   int64
-	tag     string
-	err     *pgError
-	errTime time.Time
-	copy    bool
-	empty   bool
-	acked   uint32 // offset of the server stream read when it was sent
-	hasAck  bool
+	kind   byte // the client message type: 'Q', 'P', 'B', 'E', 'D', 'C', 'S', 'F'
+	ts     time.Time
+	query  string
+	params []string
+	name   string // prepared statement name
+	rows   int64
+	bytes  int64
+	tag    string
+	err    *pgError
+	copy   bool
+	empty  bool
+	acked  uint32 // offset of the server stream read when it was sent
+	hasAck bool
 }
 
 type pgError struct {
@@ -429,9 +428,13 @@ func (s *Session) server(typ byte, body []byte, size int, ts time.Time) {
 				s.pid = strconv.FormatUint(uint64(binary.BigEndian.Uint32(body)), 10)
 			}
 		case 'E':
+			// The login failed: its event carries the error.
 			e := parseError(body)
-			s.login(ts, "failure", e)
-			s.errorEvent(ts, e, "")
+			if s.loginEmitted {
+				s.errorEvent(ts, e, "")
+			} else {
+				s.login(ts, "failure", e)
+			}
 		case 'Z':
 			s.login(ts, "success", nil)
 			s.phase = phaseReady
@@ -492,7 +495,6 @@ func (s *Session) server(typ byte, body []byte, size int, ts time.Time) {
 			s.errorEvent(ts, e, "")
 			return
 		}
-		head.errTime = ts
 		if head.kind == 'Q' {
 			head.err = e
 			return
@@ -664,9 +666,6 @@ func (s *Session) complete(o *op, ts time.Time) {
 	f = append(f, event.Field{Key: event.FieldMessage, Value: event.String(msg)})
 	ev.Fields = f
 	s.emit(ev)
-	if o.err != nil {
-		s.errorEvent(o.errTime, o.err, o.query)
-	}
 }
 
 func (s *Session) errorEvent(ts time.Time, e *pgError, query string) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -209,6 +210,13 @@ func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) 
 	if err != nil {
 		return Page[event.Event]{}, err
 	}
+	// The windows below count only events that the query's own time range
+	// allows.
+	winBounds, winArgs := bounds, bargs
+	if lo, hi := tr.topTimeRange(node); lo != math.MinInt64 || hi != math.MaxInt64 {
+		winBounds += ` AND e.time >= ? AND e.time < ?`
+		winArgs = append(append([]any(nil), bargs...), lo, hi)
+	}
 	var common map[string]bool
 	if len(tr.matches) > 0 {
 		if common, err = s.commonMatches(ctx, tr.matches); err != nil {
@@ -221,7 +229,7 @@ func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) 
 		// events first, in growing windows, so that FTS5 and SQLite handle
 		// only the window's share of its matches.
 		for _, size := range []int{s.cfg.SearchWindow, 10 * s.cfg.SearchWindow} {
-			w, err := s.window(ctx, bounds, bargs, size)
+			w, err := s.window(ctx, winBounds, winArgs, size)
 			if err != nil {
 				return Page[event.Event]{}, err
 			}

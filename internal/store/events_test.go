@@ -242,6 +242,9 @@ func TestWriteEventsIdempotent(t *testing.T) {
 	if len(page.Items) != 3 {
 		t.Errorf("full text finds %d events, want 3", len(page.Items))
 	}
+	if err := s.Sync(ctx); err != nil {
+		t.Errorf("Sync: %v", err)
+	}
 	if _, err := s.WriteEvents(ctx, []event.Event{{Time: t0}}); !errors.Is(err, ErrNoID) {
 		t.Errorf("event without id: err = %v, want ErrNoID", err)
 	}
@@ -388,6 +391,12 @@ func TestEventsCommonAndRareWords(t *testing.T) {
 		{"from AND user.name:etl", func(e event.Event) bool { return e.Fields.Str("user.name") == "etl" }},
 		{"from AND user.name:etl AND db.name:hr", func(e event.Event) bool {
 			return e.Fields.Str("user.name") == "etl" && e.Fields.Str("db.name") == "hr"
+		}},
+		{"from AND @timestamp:[2026-03-10T08:16:40Z TO 2026-03-10T08:20:00Z}", func(e event.Event) bool {
+			return !e.Time.Before(t0.Add(1000*time.Second)) && e.Time.Before(t0.Add(1200*time.Second))
+		}},
+		{"from AND @timestamp:[2026-03-10T08:16:40Z TO 2026-03-10T08:20:00Z} AND lock", func(e event.Event) bool {
+			return !e.Time.Before(t0.Add(1000*time.Second)) && e.Time.Before(t0.Add(1200*time.Second)) && words(e)["lock"]
 		}},
 		{"from AND db.operation:COPY AND db.response.rows >= 4900", func(e event.Event) bool {
 			r, _ := e.Fields.Get("db.response.rows")

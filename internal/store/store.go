@@ -6,11 +6,18 @@
 // SQL with full text on FTS5. Users, sessions and tokens are not here:
 // internal/identity keeps its own database file.
 //
-// Durability: the database runs with synchronous=NORMAL. A power cut may
-// lose the last transactions, never corrupt the file; that is safe because
-// the durable bus, not the store, is the point where vigil acknowledges
-// data, and every write here is idempotent (events and alerts by ID), so the
-// bus replays what the store lost.
+// Layout: an event is stored as its JSON (event.AppendJSON) beside columns
+// for its ID, times, log source, host and a few hot fields that analysts
+// filter on most; message and db.statement are indexed word by word in
+// FTS5. translate.go says how each kind of field is searched.
+//
+// Durability: the database runs with synchronous=NORMAL: a committed write
+// survives the process being killed, and a power cut may lose the last
+// transactions but never corrupts the file. That is safe because the
+// durable bus, not the store, is the point where vigil acknowledges data,
+// and every write here is idempotent (events and alerts by ID), so the bus
+// replays what the store lost, provided its consumer acknowledges a run of
+// batches only after Sync.
 //
 // Concurrency: a *Store is safe for concurrent use. Writes go through one
 // connection and are serialised; reads use a bounded pool of read-only
@@ -246,6 +253,16 @@ func (s *Store) Close() error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("closing store: %w", err)
+	}
+	return nil
+}
+
+// Sync makes every committed write durable against power loss: it
+// checkpoints the write-ahead log, which syncs it to disk first. A consumer
+// of the bus calls it before acknowledging what it wrote.
+func (s *Store) Sync(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		return fmt.Errorf("syncing store: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -373,32 +374,16 @@ func (t *translator) rangeExpr(n *query.Range) (string, error) {
 		return "", query.Errorf(t.q, n.Offset, "%s takes a whole event id, not a range", n.Field)
 	}
 	if hot && c.kind == colTime {
-		var conds []string
-		if n.Low != "" {
-			start, end, err := t.time(n.Low, n.Field, n.Offset)
-			if err != nil {
-				return "", err
-			}
-			if n.IncludeLow {
-				conds = append(conds, c.name+" >= "+t.arg(start))
-			} else if end != start {
-				conds = append(conds, c.name+" >= "+t.arg(end)) // after the whole day
-			} else {
-				conds = append(conds, c.name+" > "+t.arg(start))
-			}
+		lo, hi, err := t.timeRange(n)
+		if err != nil {
+			return "", err
 		}
-		if n.High != "" {
-			start, end, err := t.time(n.High, n.Field, n.Offset)
-			if err != nil {
-				return "", err
-			}
-			if n.IncludeHigh && end != start {
-				conds = append(conds, c.name+" < "+t.arg(end)) // through the whole day
-			} else if n.IncludeHigh {
-				conds = append(conds, c.name+" <= "+t.arg(start))
-			} else {
-				conds = append(conds, c.name+" < "+t.arg(start))
-			}
+		var conds []string
+		if lo != math.MinInt64 {
+			conds = append(conds, c.name+" >= "+t.arg(lo))
+		}
+		if hi != math.MaxInt64 {
+			conds = append(conds, c.name+" < "+t.arg(hi))
 		}
 		if len(conds) == 0 {
 			return c.name + " <> 0", nil
@@ -463,6 +448,65 @@ func (t *translator) rangeExpr(n *query.Range) (string, error) {
 		}
 		return strings.Join(conds, " AND ")
 	})
+}
+
+// timeRange is a range on a time column as the half-open interval
+// [lo, hi) of Unix nanoseconds; an open side is MinInt64 or MaxInt64. A
+// date alone covers its whole day: [2026-01-01 TO 2026-01-31] ends at the
+// end of the 31st, {2026-01-01 TO ...} starts on the 2nd.
+func (t *translator) timeRange(n *query.Range) (lo, hi int64, err error) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if n.Low != "" {
+		start, end, err := t.time(n.Low, n.Field, n.Offset)
+		if err != nil {
+			return 0, 0, err
+		}
+		switch {
+		case n.IncludeLow:
+			lo = start
+		case end != start:
+			lo = end // after the whole day
+		default:
+			lo = start + 1
+		}
+	}
+	if n.High != "" {
+		start, end, err := t.time(n.High, n.Field, n.Offset)
+		if err != nil {
+			return 0, 0, err
+		}
+		switch {
+		case n.IncludeHigh && end != start:
+			hi = end // through the whole day
+		case n.IncludeHigh:
+			hi = start + 1
+		default:
+			hi = start
+		}
+	}
+	return lo, hi, nil
+}
+
+// topTimeRange is the interval of event times that a query's top-level
+// @timestamp ranges allow, for bounding the search windows.
+func (t *translator) topTimeRange(n query.Node) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	nodes := []query.Node{n}
+	if and, ok := n.(*query.And); ok {
+		nodes = and.Nodes
+	}
+	for _, c := range nodes {
+		r, ok := c.(*query.Range)
+		if !ok || r.Field != event.KeyTime {
+			continue
+		}
+		l, h, err := t.timeRange(r)
+		if err != nil {
+			continue // reported by the translation itself
+		}
+		lo, hi = max(lo, l), min(hi, h)
+	}
+	return lo, hi
 }
 
 // path is the JSON path of a field in the stored document, where fields

@@ -81,3 +81,23 @@ func subset(a, b []int32) bool {
 	}
 	return true
 }
+
+// TestACMatcherLarge covers automata too large for 16-bit rows.
+func TestACMatcherLarge(t *testing.T) {
+	var pats []string
+	x := uint32(1)
+	for len(pats) < 5000 {
+		var b strings.Builder
+		for j := 0; j < 10; j++ {
+			x = x*1664525 + 1013904223
+			b.WriteByte("abcdefghijklmnopqrstuvwxyz0123456789"[x>>27%36])
+		}
+		pats = append(pats, b.String())
+	}
+	m := newACMatcher(pats)
+	if m.dense16 != nil {
+		t.Fatalf("%d states fit 16-bit rows; the test wants more", len(m.fail))
+	}
+	text := "xx" + pats[17] + "yy" + strings.ToUpper(pats[4000]) + pats[4999][:9]
+	checkAC(t, pats, []string{text})
+}

@@ -25,7 +25,7 @@ type Capture struct {
 	sink event.Sink
 	log  *slog.Logger
 	now  func() time.Time
-	open func(Config) (liveSource, error)
+	open func(Config, func() time.Time) (liveSource, error)
 
 	mu    sync.Mutex
 	stats Stats
@@ -42,6 +42,10 @@ type liveSource interface {
 	kernelStats() (recv, drop, ifdrop uint64, err error)
 	close()
 }
+
+// readTimeout is how long a read waits for packets, so that cancellation
+// and idle connections are noticed.
+const readTimeout = 200 * time.Millisecond
 
 // errTimeout is a read that found no packet in time.
 var errTimeout = errors.New("capture read timeout")
@@ -81,7 +85,7 @@ func (c *Capture) Stats() Stats {
 // what is left and returns nil; it returns an error when the capture cannot
 // be opened or fails.
 func (c *Capture) Run(ctx context.Context) error {
-	src, err := c.open(c.cfg)
+	src, err := c.open(c.cfg, c.now)
 	if err != nil {
 		return fmt.Errorf("opening capture on %s: %w", c.cfg.Interface, err)
 	}

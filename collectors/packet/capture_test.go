@@ -48,6 +48,13 @@ func TestCaptureLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live capture in -short mode")
 	}
+	t.Run("default", func(t *testing.T) { captureLive(t, nil) })
+	for name, open := range liveSources {
+		t.Run(name, func(t *testing.T) { captureLive(t, open) })
+	}
+}
+
+func captureLive(t *testing.T, open func(Config, func() time.Time) (liveSource, error)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +66,10 @@ func TestCaptureLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := c.open(c.cfg)
+	if open != nil {
+		c.open = open
+	}
+	src, err := c.open(c.cfg, c.now)
 	if err != nil {
 		t.Skipf("cannot capture on lo here: %v", err)
 	}

@@ -16,11 +16,7 @@ type pcapSource struct {
 	h *pcap.Handle
 }
 
-// readTimeout is how long a read waits for packets, so that cancellation
-// and idle connections are noticed.
-const readTimeout = 200 * time.Millisecond
-
-func openLive(cfg Config) (liveSource, error) {
+func openLive(cfg Config, _ func() time.Time) (liveSource, error) {
 	in, err := pcap.NewInactiveHandle(cfg.Interface)
 	if err != nil {
 		return nil, err

@@ -1,5 +1,0 @@
-//go:build !cgo
-
-package packet
-
-func openLive(Config) (liveSource, error) { return nil, ErrLiveUnsupported }

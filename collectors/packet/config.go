@@ -48,7 +48,7 @@ type Config struct {
 	// Interface is the network interface to capture on ("eth0", "any").
 	Interface string `json:"interface,omitempty"`
 	// Filter is the BPF filter of the capture; by default TCP to or from
-	// the configured ports.
+	// the configured ports. Another filter needs libpcap (a cgo build).
 	Filter string `json:"filter,omitempty"`
 	// Snaplen is the bytes kept of each packet (default 262144).
 	Snaplen int `json:"snaplen,omitempty"`

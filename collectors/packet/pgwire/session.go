@@ -616,6 +616,9 @@ func (s *Session) who() string {
 	if user == "" {
 		user = "?"
 	}
+	if s.db == "" {
+		return user
+	}
 	return user + "@" + s.db
 }
 

@@ -213,3 +213,15 @@ func (s *Store) upsertIncidents(ctx context.Context, incs []event.Incident) erro
 		return nil
 	})
 }
+
+// BenchmarkStatsMillion measures the row and byte counts over a million
+// events, as a metrics scrape asks for them.
+func BenchmarkStatsMillion(b *testing.B) {
+	s := bigStore(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.Stats(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

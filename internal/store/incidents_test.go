@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"testing"
 	"time"
 
@@ -309,11 +310,15 @@ func byUpdated(a, b event.Incident) bool {
 }
 
 func sortedCopy(in []event.Incident, less func(a, b event.Incident) bool) []event.Incident {
-	out := append([]event.Incident(nil), in...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && less(out[j], out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b event.Incident) int {
+		switch {
+		case less(a, b):
+			return -1
+		case less(b, a):
+			return 1
 		}
-	}
+		return 0
+	})
 	return out
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // How fields are stored, for the translation of queries:
-//   - the event's typed parts and host.name have their own columns;
+//   - the event's typed parts and host.name have their own columns (the
+//     column holds the first host when an event names several);
 //   - message and db.statement are text fields, indexed word by word in
 //     events_fts: a term matches a word or a phrase in them;
 //   - a few fields that analysts filter on most (hotFields) are copied into

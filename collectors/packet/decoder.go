@@ -194,15 +194,16 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 		}
 		h.add(d, ts, s.seq, s.payload, f.deliverFunc(fromClient), f.gapFunc(fromClient))
 	}
-	if s.flags&flagFIN != 0 {
+	if s.flags&flagFIN != 0 && !h.fin {
 		h.fin = true
+		h.finSeq = s.seq + uint32(len(s.payload))
 	}
 	if s.flags&flagRST != 0 {
 		f.rst = true
 		d.close(f, ts)
 		return
 	}
-	if f.cli.fin && f.srv.fin && len(f.cli.held) == 0 && len(f.srv.held) == 0 {
+	if f.cli.done() && f.srv.done() {
 		d.close(f, ts)
 	}
 }

@@ -15,6 +15,7 @@ type halfStream struct {
 	base    uint32 // sequence number of the first byte of the stream
 	next    uint32 // sequence number of the next byte to deliver
 	fin     bool   // FIN seen
+	finSeq  uint32 // sequence number of the FIN
 	held    []heldSegment
 	heldLen int
 
@@ -25,6 +26,12 @@ type heldSegment struct {
 	seq  uint32
 	ts   time.Time
 	data []byte
+}
+
+// done reports whether the stream has ended: its FIN came and every byte
+// before it was delivered.
+func (h *halfStream) done() bool {
+	return h.fin && len(h.held) == 0 && (!h.started || seqDiff(h.next, h.finSeq) >= 0)
 }
 
 // seqDiff is a-b in sequence space, which wraps around.

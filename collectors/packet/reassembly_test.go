@@ -132,6 +132,22 @@ func TestReassemblyDisorder(t *testing.T) {
 				t.Error("no retransmission counted")
 			}
 		}},
+		{"FIN before the data sent before it", func(ps []rawPacket) []rawPacket {
+			out := slices.Clone(ps)
+			swapped := 0
+			for i := 1; i < len(out); i++ {
+				var s segment
+				parseFrame(int(link), out[i].data, &s)
+				if s.flags&flagFIN != 0 && tcpPayloadLen(link, out[i-1].data) > 0 && sameDirection(link, out[i-1].data, out[i].data) {
+					out[i-1], out[i] = out[i], out[i-1]
+					swapped++
+				}
+			}
+			if swapped == 0 {
+				t.Fatal("no FIN right after data in the capture")
+			}
+			return out
+		}, nil},
 		{"late duplicates", func(ps []rawPacket) []rawPacket {
 			// Each data segment is repeated three packets later.
 			var out []rawPacket

@@ -348,3 +348,23 @@ func TestChainByNameOnly(t *testing.T) {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}
 }
+
+// A window closed by the watermark feeds a chained rule judged at close too;
+// the chained rule's window closes in its turn, whatever the rules' order.
+func TestChainOfWindowsJudgedAtClose(t *testing.T) {
+	outer := Rule{ID: "outer", Type: EventCount, Rules: []string{"quiet"}, GroupBy: []string{"host.name"}, Timespan: time.Minute,
+		Condition: Condition{Ops: []Comparison{{EQ, 1}}}}
+	inner := Rule{ID: "inner", Name: "quiet", Type: EventCount, Rules: []string{"r"}, GroupBy: []string{"host.name"}, Timespan: 10 * sec,
+		Condition: Condition{Ops: []Comparison{{LT, 3}}}}
+	h := newHarness(t, Config{Lateness: sec}, outer, inner)
+	h.feed(s("r", 0, "host.name", "h1"), s("r", sec, "host.name", "h1"))
+	h.e.Advance(t0.Add(30*sec), h.emit) // closes inner's window, which feeds outer
+	if len(h.alerts) != 0 {
+		t.Fatalf("alerts before outer's window closed: %v", h.alerts)
+	}
+	h.e.Advance(t0.Add(63*sec), h.emit) // outer closes at 61s; the watermark is at 62s
+	want := []got{{Rule: "outer", Steps: []int{0, 1}, Group: map[string]string{"host.name": "h1"}, Time: sec, Entity: "h1/"}}
+	if diff := cmp.Diff(want, h.alerts); diff != "" {
+		t.Errorf("alerts (-want +got):\n%s", diff)
+	}
+}

@@ -256,7 +256,10 @@ func (e *Engine) advance(w int64, emit func(event.Alert)) {
 	if w < e.nextWork {
 		return
 	}
+	// Windows closed below may feed chained rules, whose new closings
+	// lower nextWork while the loop runs.
 	next := int64(math.MaxInt64)
+	e.nextWork = next
 	for _, r := range e.rules {
 		if r.atClose {
 			e.closeDue(r, emit)
@@ -279,7 +282,7 @@ func (e *Engine) advance(w int64, emit func(event.Alert)) {
 		}
 		next = min(next, w+max(e.maxSpan, int64(time.Second)))
 	}
-	e.nextWork = next
+	e.nextWork = min(e.nextWork, next)
 }
 
 // sweep deletes the keys whose newest event can no longer share a window

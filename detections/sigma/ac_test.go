@@ -101,3 +101,54 @@ func TestACMatcherLarge(t *testing.T) {
 	text := "xx" + pats[17] + "yy" + strings.ToUpper(pats[4000]) + pats[4999][:9]
 	checkAC(t, pats, []string{text})
 }
+
+func TestSkipScanner(t *testing.T) {
+	pats := []string{"imphash=0123456789ab", "sha256=deadbeefcafe", "\\evil\\path.exe", "0123456789abcdef"}
+	s := newSkipScanner(pats, []int32{0, 1, 2, 3})
+	if s == nil {
+		t.Fatal("no skip scanner for long needles")
+	}
+	for _, text := range []string{
+		"SHA1=00,MD5=11,SHA256=DEADBEEFCAFE00,IMPHASH=0123456789AB",
+		"C:\\Evil\\Path.exe", "0123456789abcdeX", "short", "", "xx0123456789ABCDEFyy",
+	} {
+		got := s.scan(text, nil)
+		want := naiveFind(pats, text)
+		slices.Sort(got)
+		slices.Sort(want)
+		want = slices.Compact(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", text, got, want)
+		}
+	}
+	if newSkipScanner([]string{"short", "longer needle"}, []int32{0, 1}) != nil {
+		t.Error("skip scanner built with a short needle")
+	}
+}
+
+func FuzzSkipScanner(f *testing.F) {
+	f.Add("imphash=0123456789ab,sha256=deadbeefcafe", "x,IMPHASH=0123456789AB,SHA256=DEADBEEFCAFE")
+	f.Fuzz(func(t *testing.T, pats, text string) {
+		var ps []string
+		var ids []int32
+		for _, p := range strings.Split(strings.ToLower(pats), ",") {
+			if len(ps) < 20 {
+				ps = append(ps, p)
+				ids = append(ids, int32(len(ids)))
+			}
+		}
+		s := newSkipScanner(ps, ids)
+		if s == nil || len(text) > 300 || !isASCII(text) {
+			return
+		}
+		got := s.scan(text, nil)
+		want := naiveFind(ps, text)
+		slices.Sort(got)
+		got = slices.Compact(got)
+		slices.Sort(want)
+		want = slices.Compact(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("patterns %q, text %q: got %v, want %v", ps, text, got, want)
+		}
+	})
+}

@@ -271,7 +271,23 @@ type slotScan struct {
 	ac       *acMatcher
 	acIDs    []int32
 	needsLow bool // exact, prefix or suffix needles: scan lower-cased text
+	// few: instead of an automaton, a handful of ASCII contains needles
+	// that each have an anchor byte, found with a byte search on the raw
+	// text (see containsFoldAnchored).
+	few []anchoredNeedle
+	// skip: the contains needles when all are long, instead of ac.
+	skip *skipScanner
 }
+
+type anchoredNeedle struct {
+	lit      string
+	anchor   int
+	trapFree bool
+	id       int32
+}
+
+// maxFew is the most contains needles a field checks one by one.
+const maxFew = 4
 
 // acMaxNeedle bounds the bytes of a needle that the automaton matches.
 const acMaxNeedle = 12
@@ -337,7 +353,20 @@ func buildPrefilter(rules []*Rule) *prefilter {
 		if len(l.suf) > 0 {
 			sc.suffix = newTrie(l.suf, l.sufID)
 		}
-		if len(l.con) > 0 {
+		if len(l.con) > 0 && len(l.con) <= maxFew {
+			for i, lit := range l.con {
+				a := foldAnchor(lit)
+				if a < 0 {
+					sc.few = nil
+					break
+				}
+				sc.few = append(sc.few, anchoredNeedle{lit: lit, anchor: a, trapFree: !strings.ContainsAny(lit, "iks"), id: l.conID[i]})
+			}
+		}
+		if len(l.con) > 0 && sc.few == nil {
+			sc.skip = newSkipScanner(l.con, l.conID)
+		}
+		if len(l.con) > 0 && sc.few == nil && sc.skip == nil {
 			sc.ac = newACMatcher(l.con)
 			sc.acIDs = l.conID
 		}
@@ -444,6 +473,29 @@ func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
 				hits = sc.suffix.walkSuffix(v, hits)
 			}
 		}
+	}
+	if sc.few != nil {
+		vals := c.raw(idx)
+		for _, n := range sc.few {
+			hit, ok := containsFoldAnchored(vals, n.lit, n.anchor, n.trapFree)
+			if !ok {
+				hit = anyStr(&strMatcher{kind: strContains, s: n.lit}, c.lower(idx))
+			}
+			if hit {
+				hits = append(hits, n.id)
+			}
+		}
+		return hits
+	}
+	if sc.skip != nil {
+		vals := c.raw(idx)
+		if anyFoldTrap(vals) {
+			vals = c.lower(idx)
+		}
+		for _, v := range vals {
+			hits = sc.skip.scan(v, hits)
+		}
+		return hits
 	}
 	if sc.ac == nil {
 		return hits

@@ -368,3 +368,20 @@ func TestChainOfWindowsJudgedAtClose(t *testing.T) {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}
 }
+
+// The alerts kept for chains are bounded in number and in time.
+func TestChainedAlertsBounded(t *testing.T) {
+	rules := []Rule{
+		{ID: "outer", Type: EventCount, Rules: []string{"each"}, GroupBy: []string{"User"}, Timespan: time.Minute, Condition: gte(1000)},
+		{ID: "inner", Name: "each", Type: EventCount, Rules: []string{"r"}, GroupBy: []string{"User"}, Timespan: time.Minute, Condition: gte(1)},
+	}
+	h := newHarness(t, Config{MaxChainedAlerts: 50, Lateness: sec}, rules...)
+	h.feed(repeat(200, func(i int) step { return s("r", time.Duration(i)*time.Millisecond, "User", "u") })...)
+	if st := h.e.Stats(); st.Chained != 50 || st.ChainedDropped != 150 {
+		t.Errorf("kept %d dropped %d, want 50 and 150", st.Chained, st.ChainedDropped)
+	}
+	h.e.Advance(t0.Add(3*time.Minute), h.emit)
+	if st := h.e.Stats(); st.Chained != 0 {
+		t.Errorf("kept %d after the longest timespan, want 0", st.Chained)
+	}
+}

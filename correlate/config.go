@@ -27,13 +27,18 @@ type Config struct {
 	// for out-of-order events; value_count keeps one event per value and
 	// temporal keeps the newest event of each referenced rule.
 	MaxEventsPerKey int `json:"max_events_per_key"`
+	// MaxChainedAlerts bounds the alerts of referenced correlations kept
+	// for the correlations that chain them (default 100,000), beyond
+	// what ages out with the longest timespan; the oldest go first.
+	MaxChainedAlerts int `json:"max_chained_alerts"`
 }
 
 // Defaults.
 const (
-	DefaultLateness        = 5 * time.Minute
-	DefaultMaxKeysPerRule  = 100_000
-	DefaultMaxEventsPerKey = 256
+	DefaultLateness         = 5 * time.Minute
+	DefaultMaxKeysPerRule   = 100_000
+	DefaultMaxEventsPerKey  = 256
+	DefaultMaxChainedAlerts = 100_000
 )
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -47,6 +52,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxEventsPerKey == 0 {
 		c.MaxEventsPerKey = DefaultMaxEventsPerKey
 	}
+	if c.MaxChainedAlerts == 0 {
+		c.MaxChainedAlerts = DefaultMaxChainedAlerts
+	}
 	return c
 }
 
@@ -58,6 +66,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxKeysPerRule < 0 {
 		errs = append(errs, fmt.Errorf("max_keys_per_rule must not be negative, got %d", c.MaxKeysPerRule))
+	}
+	if c.MaxChainedAlerts < 0 {
+		errs = append(errs, fmt.Errorf("max_chained_alerts must not be negative, got %d", c.MaxChainedAlerts))
 	}
 	if c.MaxEventsPerKey < 0 || c.MaxEventsPerKey > 1<<16 {
 		errs = append(errs, fmt.Errorf("max_events_per_key must be in [0, 65536], got %d", c.MaxEventsPerKey))

@@ -51,7 +51,7 @@ type Engine struct {
 	started   bool  // a watermark exists
 	watermark int64 // Unix ns; events older are late
 	nextWork  int64 // watermark at which some rule has work (sweep, window close)
-	chained   map[event.ID]*event.Alert
+	chained   *chainStore
 	keyBuf    []byte
 	tbuf      []target
 	observed  uint64
@@ -103,7 +103,7 @@ func New(cfg Config, rules []Rule, log *slog.Logger, now func() time.Time) (*Eng
 	if now == nil {
 		now = time.Now
 	}
-	e := &Engine{cfg: cfg, log: log, now: now, byRef: map[string][]target{}, chained: map[event.ID]*event.Alert{}}
+	e := &Engine{cfg: cfg, log: log, now: now, byRef: map[string][]target{}, chained: newChainStore(cfg.MaxChainedAlerts)}
 	self := map[string]*compiled{}
 	e.self = self
 	var errs []error
@@ -274,12 +274,8 @@ func (e *Engine) advance(w int64, emit func(event.Alert)) {
 		}
 		next = min(next, r.nextSweep)
 	}
-	if len(e.chained) > 0 {
-		for id, a := range e.chained {
-			if a.Time.UnixNano() < w-e.maxSpan {
-				delete(e.chained, id)
-			}
-		}
+	if e.chained.len() > 0 {
+		e.chained.prune(w - e.maxSpan)
 		next = min(next, w+max(e.maxSpan, int64(time.Second)))
 	}
 	e.nextWork = min(e.nextWork, next)
@@ -461,7 +457,7 @@ func (e *Engine) fire(r *compiled, key string, win []entry, o *obs, emit func(ev
 	ids := make([]event.ID, 0, len(win))
 	var sub []*event.Alert
 	for _, en := range win {
-		if a := e.chained[en.id]; a != nil {
+		if a := e.chained.get(en.id); a != nil {
 			ids = append(ids, a.EventIDs...)
 			sub = append(sub, a)
 			continue
@@ -494,7 +490,7 @@ func (e *Engine) fire(r *compiled, key string, win []entry, o *obs, emit func(ev
 		return
 	}
 	stored := a
-	e.chained[a.ID] = &stored
+	e.chained.put(&stored)
 	co := obs{t: win[len(win)-1].t, id: a.ID, alert: &stored}
 	for _, p := range r.parents {
 		e.add(p, &co, emit)

@@ -79,14 +79,15 @@ func (e *Engine) encode() []byte {
 			return true
 		})
 	}
-	b = binary.AppendUvarint(b, uint64(len(e.chained)))
-	for _, a := range e.chained {
+	b = binary.AppendUvarint(b, uint64(e.chained.len()))
+	e.chained.all(func(a *event.Alert) bool {
 		j, err := json.Marshal(a)
 		if err != nil {
 			panic("correlate: encoding an alert: " + err.Error()) // plain data: cannot fail
 		}
 		b = appendString(b, string(j))
-	}
+		return true
+	})
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 }
 
@@ -141,7 +142,10 @@ func (e *Engine) Restore(r io.Reader) error {
 		heap.Init(&r.due)
 	}
 	e.started, e.watermark, e.nextWork = s.started, s.watermark, math.MinInt64
-	e.chained = s.chained
+	e.chained = newChainStore(e.cfg.MaxChainedAlerts)
+	for _, a := range s.chained {
+		e.chained.put(a)
+	}
 	return nil
 }
 
@@ -155,7 +159,7 @@ type snapshot struct {
 	started   bool
 	watermark int64
 	rules     []snapRule
-	chained   map[event.ID]*event.Alert
+	chained   []*event.Alert // in the order they were kept
 }
 
 // reader decodes a snapshot; the first error sticks.
@@ -225,7 +229,7 @@ func decodeSnapshot(data []byte) (*snapshot, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
 	}
 	d := &reader{b: body[len(snapshotMagic)+1:]}
-	s := &snapshot{chained: map[event.ID]*event.Alert{}}
+	s := &snapshot{}
 	s.started = d.bytes(1, "header")[0] == 1
 	s.watermark = d.varint("watermark")
 	nr := d.count(10, "rule count")
@@ -265,7 +269,7 @@ func decodeSnapshot(data []byte) (*snapshot, error) {
 			d.fail("alert")
 			break
 		}
-		s.chained[a.ID] = &a
+		s.chained = append(s.chained, &a)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailer")

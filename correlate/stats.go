@@ -13,9 +13,11 @@ type Stats struct {
 	Alerts uint64
 	// Watermark is the event time before which events are late.
 	Watermark time.Time
-	// Chained is the number of correlation alerts kept for chains.
-	Chained int
-	Rules   []RuleStats
+	// Chained is the number of correlation alerts kept for chains;
+	// ChainedDropped counts those dropped to respect MaxChainedAlerts.
+	Chained        int
+	ChainedDropped uint64
+	Rules          []RuleStats
 }
 
 // RuleStats are one rule's counters.
@@ -41,7 +43,7 @@ type RuleStats struct {
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Stats{Observed: e.observed, Late: e.late, Alerts: e.alerts, Chained: len(e.chained)}
+	s := Stats{Observed: e.observed, Late: e.late, Alerts: e.alerts, Chained: e.chained.len(), ChainedDropped: e.chained.dropped}
 	if e.started {
 		s.Watermark = time.Unix(0, e.watermark).UTC()
 	}

@@ -36,8 +36,9 @@
 // are emitted (Engine.Generates).
 //
 // Memory is bounded per rule (Config.MaxKeysPerRule,
-// Config.MaxEventsPerKey) with the eviction policy written on Config and
-// counted in Stats; about 150 bytes per live event_count key. State
+// Config.MaxEventsPerKey) and for chains (Config.MaxChainedAlerts), with
+// the eviction policies written on Config and counted in Stats; about 150
+// bytes per live event_count key. State
 // survives restarts through Snapshot and Restore.
 //
 // The package imports only the event kernel and the standard library: the

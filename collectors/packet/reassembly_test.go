@@ -132,19 +132,26 @@ func TestReassemblyDisorder(t *testing.T) {
 				t.Error("no retransmission counted")
 			}
 		}},
-		{"FIN before the data sent before it", func(ps []rawPacket) []rawPacket {
-			out := slices.Clone(ps)
-			swapped := 0
-			for i := 1; i < len(out); i++ {
+		{"both FINs before the last data", func(ps []rawPacket) []rawPacket {
+			// The last data of a side (psql's Terminate) comes after
+			// its own FIN and the other side's.
+			fin := func(p rawPacket) bool {
 				var s segment
-				parseFrame(int(link), out[i].data, &s)
-				if s.flags&flagFIN != 0 && tcpPayloadLen(link, out[i-1].data) > 0 && sameDirection(link, out[i-1].data, out[i].data) {
-					out[i-1], out[i] = out[i], out[i-1]
-					swapped++
+				parseFrame(int(link), p.data, &s)
+				return s.flags&flagFIN != 0
+			}
+			out := slices.Clone(ps)
+			moved := 0
+			for i := 1; i+1 < len(out); i++ {
+				if fin(out[i]) && fin(out[i+1]) && tcpPayloadLen(link, out[i-1].data) > 0 && sameDirection(link, out[i-1].data, out[i].data) {
+					last := out[i-1]
+					copy(out[i-1:], out[i:i+2])
+					out[i+1] = last
+					moved++
 				}
 			}
-			if swapped == 0 {
-				t.Fatal("no FIN right after data in the capture")
+			if moved == 0 {
+				t.Fatal("no data before two FINs in the capture")
 			}
 			return out
 		}, nil},

@@ -90,9 +90,10 @@ type fieldNode struct {
 	strs   []strMatcher // modeFold (lower-cased), modeCased, modeFieldRef (kind only)
 	set    *strSet      // strs as a set, for long lists without |all
 	res    []*regexp.Regexp
-	reLits [][]string // per regex: prefilter literals (nil: none known)
-	reMin  []int      // per regex: the shortest value it can match
-	reSeq  [][]string // per regex: literals every match holds, in order
+	reLits [][]string   // per regex: prefilter literals (nil: none known)
+	reMin  []int        // per regex: the shortest value it can match
+	reSeq  [][]string   // per regex: literals every match holds, in order
+	reRuns [][]classRun // per regex: long class runs every match holds
 	nums   []numOp
 	nets   []netip.Prefix
 	refs   []int32 // modeFieldRef: slots of the referenced fields
@@ -187,7 +188,7 @@ func (n *fieldNode) matchRegex(vals []string) bool {
 	for i, re := range n.res {
 		hit := false
 		for _, v := range vals {
-			if len(v) >= n.reMin[i] && hasSeq(v, n.reSeq[i]) && re.MatchString(v) {
+			if len(v) >= n.reMin[i] && hasSeq(v, n.reSeq[i]) && hasRuns(v, n.reRuns[i]) && re.MatchString(v) {
 				hit = true
 				break
 			}

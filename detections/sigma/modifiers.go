@@ -135,6 +135,7 @@ func (cp *compiler) compileField(key string, keyLine int, vn *yaml.Node) (node, 
 			n.reLits = append(n.reLits, lits)
 			n.reMin = append(n.reMin, regexMinLen(re.String()))
 			n.reSeq = append(n.reSeq, regexRequiredSeq(re.String()))
+			n.reRuns = append(n.reRuns, regexRuns(re.String()))
 		}
 		return n, nil
 	case ms.cidr:

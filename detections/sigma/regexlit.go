@@ -201,3 +201,72 @@ func hasSeq(v string, seq []string) bool {
 	}
 	return true
 }
+
+// classRun says that every match holds a run of at least min bytes, each
+// in the ASCII set in.
+type classRun struct {
+	in  [128]bool
+	min int
+}
+
+// regexRuns returns the long runs of one character class that a top-level
+// concatenation of expr requires (`[a-f0-9]{64}`): finding no such run in a
+// value is a cheap, sure reason to skip the expression.
+func regexRuns(expr string) []classRun {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
+	}
+	var runs []classRun
+	for _, s := range subs {
+		if s.Op != syntax.OpRepeat || s.Min < 8 || s.Sub[0].Op != syntax.OpCharClass {
+			continue
+		}
+		var r classRun
+		r.min = s.Min
+		ok := true
+		cc := s.Sub[0].Rune
+		for i := 0; i+1 < len(cc); i += 2 {
+			lo, hi := cc[i], cc[i+1]
+			if hi >= 0x80 {
+				ok = false // a class with non-ASCII runes: not worth it
+				break
+			}
+			for c := lo; c <= hi; c++ {
+				r.in[c] = true
+			}
+		}
+		if ok {
+			runs = append(runs, r)
+		}
+	}
+	return runs
+}
+
+// hasRuns reports whether v holds every run.
+func hasRuns(v string, runs []classRun) bool {
+	for i := range runs {
+		r := &runs[i]
+		n := 0
+		found := false
+		for j := 0; j < len(v); j++ {
+			if c := v[j]; c < 0x80 && r.in[c] {
+				if n++; n >= r.min {
+					found = true
+					break
+				}
+			} else {
+				n = 0
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,8 @@ func TestRegexPrefilter(t *testing.T) {
 func FuzzRegexPrefilter(f *testing.F) {
 	f.Add(`nbtstat\s+-n`, "x nbtstat  -n y")
 	f.Add(`(?i)Power(Shell|Sh)`, "POWERSH")
+	f.Add(`\s[a-fA-F0-9]{8}\s`, " 0123abcd ")
+	f.Add(`x[0-9]{8,}y`, "x123456789y")
 	f.Fuzz(func(t *testing.T, expr, s string) {
 		re, err := regexp.Compile(expr)
 		if err != nil {
@@ -48,6 +51,9 @@ func FuzzRegexPrefilter(f *testing.F) {
 		}
 		if n := regexMinLen(expr); loc[1]-loc[0] < n {
 			t.Errorf("%q matches %q (%d bytes), shorter than regexMinLen %d", expr, s[loc[0]:loc[1]], loc[1]-loc[0], n)
+		}
+		if runs := regexRuns(expr); !hasRuns(s[loc[0]:loc[1]], runs) {
+			t.Errorf("%q matches %q, which lacks a required class run", expr, s[loc[0]:loc[1]])
 		}
 		if seq := regexRequiredSeq(expr); !hasSeq(s[loc[0]:loc[1]], seq) {
 			t.Errorf("%q matches %q, which lacks the sequence %q", expr, s[loc[0]:loc[1]], seq)
@@ -77,4 +83,18 @@ func indexStr(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+func TestRegexRuns(t *testing.T) {
+	runs := regexRuns(`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`)
+	if len(runs) != 2 {
+		t.Fatalf("regexRuns: %d runs, want 2", len(runs))
+	}
+	hex64 := strings.Repeat("aB3", 21) + "f"
+	if !hasRuns("jpsetup.exe "+hex64+" 0123456789abcdef", runs) {
+		t.Error("a value with both runs was rejected")
+	}
+	if hasRuns("jpsetup.exe "+hex64[:63]+" 0123456789abcdef", runs) {
+		t.Error("a value with a 63-byte run was accepted")
+	}
 }

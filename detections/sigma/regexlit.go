@@ -217,13 +217,17 @@ func regexRuns(expr string) []classRun {
 	if err != nil {
 		return nil
 	}
-	re = re.Simplify()
+	// Not simplified: Simplify spells x{64} as 64 copies of x.
+
 	subs := []*syntax.Regexp{re}
 	if re.Op == syntax.OpConcat {
 		subs = re.Sub
 	}
 	var runs []classRun
 	for _, s := range subs {
+		if s.Op == syntax.OpCapture && len(s.Sub) == 1 {
+			s = s.Sub[0]
+		}
 		if s.Op != syntax.OpRepeat || s.Min < 8 || s.Sub[0].Op != syntax.OpCharClass {
 			continue
 		}

@@ -46,10 +46,11 @@ const FileName = "vigil.db"
 // level-3+ system requirements).
 const DefaultRetention = 365 * 24 * time.Hour
 
-// readerMmap is how much of the database file each reader maps into memory.
-// The mapping shares the operating system's page cache; it costs address
-// space, not memory.
-const readerMmap = 1 << 30
+// readerMmap is how much of the database file each reader maps into memory:
+// SQLite's maximum, 2 GiB; pages beyond are read with system calls. The
+// mapping shares the operating system's page cache; it costs address space,
+// not memory.
+const readerMmap = 0x7fff0000
 
 // Page bounds for listings.
 const (

@@ -196,8 +196,11 @@ type Query struct {
 }
 
 // Events returns the events that match q, newest first. A query that does
-// not parse or cannot run is a *query.Error carrying its position.
+// not parse or cannot run is a *query.Error carrying its position; one that
+// runs longer than Config.QueryTimeout fails with context.DeadlineExceeded.
 func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
 	node, err := query.Parse(q.Q)
 	if err != nil {
 		return Page[event.Event]{}, err

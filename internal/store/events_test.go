@@ -436,3 +436,12 @@ func TestEventsCommonAndRareWords(t *testing.T) {
 		})
 	}
 }
+
+func TestEventsTimeout(t *testing.T) {
+	s := openTest(t, Config{QueryTimeout: time.Nanosecond})
+	loadCorpus(t, s, corpus())
+	_, err := s.Events(context.Background(), Query{Q: "user.name:admin"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Events with a spent timeout: err = %v, want context.DeadlineExceeded", err)
+	}
+}

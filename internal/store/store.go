@@ -76,6 +76,10 @@ type Config struct {
 	// word searches first (default 50,000), before ten times as many, and
 	// then all.
 	SearchWindow int
+	// QueryTimeout bounds one event search (default 30s): a query over a
+	// field without an index scans every event, and must not hold a reader
+	// for ever.
+	QueryTimeout time.Duration
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// process before failing (default 10s).
 	BusyTimeout time.Duration
@@ -97,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SearchWindow == 0 {
 		c.SearchWindow = 50_000
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = 30 * time.Second
 	}
 	if c.BusyTimeout == 0 {
 		c.BusyTimeout = 10 * time.Second
@@ -132,6 +139,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("store: cache bytes %d is below 1 MiB", c.CacheBytes)
 	case c.SearchWindow < 100:
 		return fmt.Errorf("store: search window must be at least 100 events, got %d", c.SearchWindow)
+	case c.QueryTimeout < 0:
+		return fmt.Errorf("store: query timeout must not be negative, got %v", c.QueryTimeout)
 	case c.BusyTimeout < 0:
 		return fmt.Errorf("store: busy timeout must not be negative, got %v", c.BusyTimeout)
 	}

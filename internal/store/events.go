@@ -38,7 +38,17 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, text: make([]byte, 0, 64<<10)}
-		w.text = append(w.text, '[')
+		flush := func() error {
+			if w.texts == 0 {
+				return nil
+			}
+			w.text[len(w.text)-1] = ']' // over the last comma
+			if _, err := tx.StmtContext(ctx, s.insFTS).ExecContext(ctx, string(w.text)); err != nil {
+				return fmt.Errorf("indexing events: %w", err)
+			}
+			w.text, w.texts = w.text[:0], 0
+			return nil
+		}
 		for len(batch) > 0 {
 			n := min(len(batch), insertChunk)
 			k, err := w.chunk(ctx, batch[:n])
@@ -47,17 +57,16 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 			}
 			inserted += k
 			batch = batch[n:]
+			// The batch's text goes to FTS5 in as few statements as memory
+			// allows: FTS5 writes one new segment per statement, and many
+			// small segments cost merges.
+			if w.texts >= ftsChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
-		if len(w.text) == 1 {
-			return nil
-		}
-		// All the batch's text in one statement: FTS5 writes one new segment
-		// per statement, and many small segments cost merges.
-		w.text[len(w.text)-1] = ']'
-		if _, err := tx.StmtContext(ctx, s.insFTS).ExecContext(ctx, string(w.text)); err != nil {
-			return fmt.Errorf("indexing events: %w", err)
-		}
-		return nil
+		return flush()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("writing events: %w", err)
@@ -70,10 +79,14 @@ type eventWriter struct {
 	buf  []byte
 	args []any
 	full *sql.Stmt // prepared for insertChunk rows
-	// text is a JSON array of [seq, message, statement] of the new events,
-	// each followed by a comma.
-	text []byte
+	// text is a JSON array of [seq, message, statement] of the texts of new
+	// events, each followed by a comma; texts counts them.
+	text  []byte
+	texts int
 }
+
+// ftsChunk bounds the events indexed by one full-text statement.
+const ftsChunk = 10000
 
 const (
 	insertEventsSQL = `INSERT OR IGNORE INTO events (id, time, received, product, category, service, host, doc,
@@ -155,6 +168,10 @@ func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error)
 		if msg == "" && stmt == "" {
 			continue
 		}
+		if w.texts == 0 {
+			w.text = append(w.text, '[')
+		}
+		w.texts++
 		w.text = append(w.text, '[')
 		w.text = strconv.AppendInt(w.text, seq, 10)
 		w.text = append(w.text, ',')

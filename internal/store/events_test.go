@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -443,5 +444,27 @@ func TestEventsTimeout(t *testing.T) {
 	_, err := s.Events(context.Background(), Query{Q: "user.name:admin"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Events with a spent timeout: err = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestWriteEventsLargeBatch writes more events in one call than one
+// full-text statement takes, and finds the text of each side of the cut.
+func TestWriteEventsLargeBatch(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	n := ftsChunk + insertChunk + 7
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = mkEvent(t0.Add(time.Duration(i)*time.Millisecond), pg, "message", fmt.Sprintf("marker%d", i))
+	}
+	if got, err := s.WriteEvents(ctx, evs); err != nil || got != n {
+		t.Fatalf("WriteEvents = %d, %v; want %d", got, err, n)
+	}
+	for _, i := range []int{0, ftsChunk - 1, ftsChunk, ftsChunk + insertChunk, n - 1} {
+		q := fmt.Sprintf("marker%d", i)
+		page, err := s.Events(ctx, Query{Q: q})
+		if err != nil || len(page.Items) != 1 || page.Items[0].ID != evs[i].ID {
+			t.Errorf("Events(%q) = %d events, %v; want event %d", q, len(page.Items), err, i)
+		}
 	}
 }

@@ -21,6 +21,13 @@
 // Values match case-insensitively, as Sigma rules do. Errors are *Error
 // values that carry the position in the query string.
 //
+// The tree maps one to one onto Elasticsearch's query DSL: And, Or and Not
+// are a bool query's filter, should (minimum 1) and must_not; a Term is a
+// term query with case_insensitive (a match_phrase on text fields such as
+// message, a wildcard query when Wildcard is set, whose pattern syntax is
+// the same), a Range a range query, Exists an exists query, MatchAll
+// match_all; a Term without a field is a match_phrase on the text fields.
+//
 // Concurrency: Parse is a pure function; a parsed tree is immutable data
 // that any number of goroutines may read.
 package query

@@ -14,10 +14,12 @@ type acMatcher struct {
 	class  [256]uint8 // byte -> equivalence class (0: no pattern has it)
 	nclass int
 	ndense int
-	dense  []uint32 // ndense*nclass complete transitions
-	// dense16 replaces dense when every state number fits in 15 bits:
-	// half the memory, so more of the table stays in cache.
-	dense16 []uint16
+	// row holds the complete rows of the first ndense states, ndense*nclass
+	// cells. A cell holds the target's row offset (target*nclass), so that
+	// the scan's next index is one addition away, or, with acDeepFlag,
+	// the number of a target without a row; acOutFlag marks targets with
+	// outputs.
+	row []uint32
 	// sparse edges of every state: edgeStart[s]..edgeStart[s+1]
 	edgeStart []uint32
 	edgeClass []uint8
@@ -36,7 +38,11 @@ const acDenseBytes = 2 << 20 // budget for complete rows
 
 // acOutFlag marks, in a complete row, a target state that has outputs, so
 // that the scan loop looks outputs up only when there are some.
-const acOutFlag = 1 << 31
+const (
+	acOutFlag  = 1 << 31
+	acDeepFlag = 1 << 30
+	acFlags    = acOutFlag | acDeepFlag
+)
 
 func newACMatcher(patterns []string) *acMatcher { return newACMatcherBudget(patterns, acDenseBytes) }
 
@@ -176,93 +182,74 @@ func newACMatcherBudget(patterns []string, denseBytes int) *acMatcher {
 	}
 	m.outStart[n] = uint32(len(m.outs))
 	// Complete rows for the first states.
-	cell := 4
-	if n <= 1<<15 {
-		cell = 2
-	}
-	m.ndense = denseBytes / (cell * m.nclass)
+	m.ndense = denseBytes / (4 * m.nclass)
 	if m.ndense > n {
 		m.ndense = n
 	}
 	if m.ndense < 1 {
 		m.ndense = 1
 	}
-	m.dense = make([]uint32, m.ndense*m.nclass)
+	nc := m.nclass
+	dense := make([]uint32, m.ndense*nc) // target state numbers
+	m.row = make([]uint32, m.ndense*nc)
 	for s := 0; s < m.ndense; s++ {
-		for c := 0; c < m.nclass; c++ {
+		for c := 0; c < nc; c++ {
 			var t uint32
 			if nx, ok := edge(uint32(s), uint8(c)); ok {
 				t = nx
-				if m.outStart[nx] != m.outStart[nx+1] {
-					t |= acOutFlag
-				}
 			} else if s > 0 {
-				t = m.dense[int(m.fail[s])*m.nclass+c] // fail[s] < s: already complete
+				t = dense[int(m.fail[s])*nc+c] // fail[s] < s: already complete
 			}
-			m.dense[s*m.nclass+c] = t
+			dense[s*nc+c] = t
+			cell := t * uint32(nc)
+			if int(t) >= m.ndense {
+				cell = t | acDeepFlag
+			}
+			if m.outStart[t] != m.outStart[t+1] {
+				cell |= acOutFlag
+			}
+			m.row[s*nc+c] = cell
 		}
-	}
-	if cell == 2 {
-		m.dense16 = make([]uint16, len(m.dense))
-		for i, t := range m.dense {
-			m.dense16[i] = uint16(t&^acOutFlag) | uint16(t>>16)&acOutFlag16
-		}
-		m.dense = nil
 	}
 	return m
 }
-
-// acOutFlag16 is acOutFlag in dense16.
-const acOutFlag16 = 1 << 15
 
 // scan appends to hits the index of every pattern occurrence in text (a
 // pattern occurring twice is reported twice), and, for patterns with bytes
 // above 0x7F, of some that do not quite occur (see the byte classes).
 func (m *acMatcher) scan(text string, hits []int32) []int32 {
-	if m.dense16 != nil {
-		return m.scan16(text, hits)
-	}
-	s := uint32(0)
-	nd := uint32(m.ndense)
+	row := m.row
 	nc := uint32(m.nclass)
-	dense := m.dense
+	nd := uint32(m.ndense)
+	off := uint32(0)
 	for i := 0; i < len(text); i++ {
-		c := uint32(m.class[text[i]])
-		if s < nd {
-			t := dense[s*nc+c]
-			s = t &^ acOutFlag
-			if t&acOutFlag == 0 {
-				continue
-			}
-		} else {
-			s = m.sparseStep(s, uint8(c))
+		t := row[off+uint32(m.class[text[i]])]
+		if t&acFlags == 0 {
+			off = t
+			continue
 		}
-		if a, b := m.outStart[s], m.outStart[s+1]; a != b {
-			hits = append(hits, m.outs[a:b]...)
+		if t&acDeepFlag == 0 {
+			off = t &^ acOutFlag
+			hits = m.emit(off/nc, hits)
+			continue
 		}
+		// Deep states have sparse edges only: step through them until
+		// the scan is back in a state with a row.
+		s := t &^ acFlags
+		hits = m.emit(s, hits)
+		for s >= nd && i+1 < len(text) {
+			i++
+			s = m.sparseStep(s, m.class[text[i]])
+			hits = m.emit(s, hits)
+		}
+		off = s * nc
 	}
 	return hits
 }
 
-func (m *acMatcher) scan16(text string, hits []int32) []int32 {
-	s := uint32(0)
-	nd := uint32(m.ndense)
-	nc := uint32(m.nclass)
-	dense := m.dense16
-	for i := 0; i < len(text); i++ {
-		c := uint32(m.class[text[i]])
-		if s < nd {
-			t := dense[s*nc+c]
-			s = uint32(t &^ acOutFlag16)
-			if t&acOutFlag16 == 0 {
-				continue
-			}
-		} else {
-			s = m.sparseStep(s, uint8(c))
-		}
-		if a, b := m.outStart[s], m.outStart[s+1]; a != b {
-			hits = append(hits, m.outs[a:b]...)
-		}
+func (m *acMatcher) emit(s uint32, hits []int32) []int32 {
+	if a, b := m.outStart[s], m.outStart[s+1]; a != b {
+		hits = append(hits, m.outs[a:b]...)
 	}
 	return hits
 }
@@ -279,10 +266,11 @@ func (m *acMatcher) sparseStep(s uint32, c uint8) uint32 {
 		}
 		s = m.fail[s]
 	}
-	if m.dense16 != nil {
-		return uint32(m.dense16[s*uint32(m.nclass)+uint32(c)] &^ acOutFlag16)
+	t := m.row[s*uint32(m.nclass)+uint32(c)]
+	if t&acDeepFlag != 0 {
+		return t &^ acFlags
 	}
-	return m.dense[s*uint32(m.nclass)+uint32(c)] &^ acOutFlag
+	return (t &^ acFlags) / uint32(m.nclass)
 }
 
 // foldTrap reports whether s holds a rune that lower-cases to ASCII (U+0130,

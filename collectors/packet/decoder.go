@@ -291,6 +291,9 @@ func (d *Decoder) open(key flowKey, proto protocol, ts time.Time) *flow {
 	f.id = netip.AddrPortFrom(cli, key.cliPort).String() + "-" + netip.AddrPortFrom(srv, key.srvPort).String() + "@" + strconv.FormatInt(ts.UnixNano(), 36)
 	f.fields = event.Fields{
 		{Key: "source.ip", Value: event.String(cli.String())},
+		// source.address is what the log collectors fill (MariaDB logs host
+		// names) and what the rule pack's correlations group by.
+		{Key: "source.address", Value: event.String(cli.String())},
 		{Key: "source.port", Value: event.Int(int64(key.cliPort))},
 		{Key: "destination.ip", Value: event.String(srv.String())},
 		{Key: "destination.port", Value: event.Int(int64(key.srvPort))},

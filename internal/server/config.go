@@ -35,6 +35,7 @@ type Config struct {
 	Incidents IncidentsConfig `yaml:"incidents"`
 	Syslog    syslog.Config   `yaml:"syslog"`
 	Files     []FileInput     `yaml:"files"`
+	Packet    PacketConfig    `yaml:"packet"`
 	Console   ConsoleConfig   `yaml:"console"`
 }
 
@@ -84,6 +85,24 @@ type FileInput struct {
 	// FromEnd starts at the file's end the first time it is seen, instead
 	// of reading what it already holds.
 	FromEnd bool `yaml:"from_end"`
+}
+
+// PacketConfig configures live capture of database traffic; an empty
+// interface leaves it off. Capturing needs root or CAP_NET_RAW.
+type PacketConfig struct {
+	// Interface to capture on ("eth0", "any", "lo").
+	Interface string `yaml:"interface"`
+	// Filter is a BPF filter; default TCP to or from the ports below.
+	Filter string `yaml:"filter"`
+	// PostgresPorts and MySQLPorts are the server ports of each protocol
+	// (default 5432 and 3306).
+	PostgresPorts []uint16 `yaml:"postgres_ports"`
+	MySQLPorts    []uint16 `yaml:"mysql_ports"`
+	// Detect also decodes connections to other ports that open like a
+	// PostgreSQL or MySQL session.
+	Detect bool `yaml:"detect"`
+	// Promiscuous captures traffic not addressed to this host (SPAN port).
+	Promiscuous bool `yaml:"promiscuous"`
 }
 
 // ConsoleConfig configures the web console.

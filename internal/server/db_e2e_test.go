@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -25,6 +26,10 @@ import (
 // with a `files:` configuration.
 
 func startDBServer(t *testing.T, files []FileInput) *testServer {
+	return startDBServerConfig(t, Config{Files: files})
+}
+
+func startDBServerConfig(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	b, err := fs.ReadFile(rules.FS, "placeholders.yml")
 	if err != nil {
@@ -38,7 +43,7 @@ func startDBServer(t *testing.T, files []FileInput) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Data: filepath.Join(t.TempDir(), "data"), Listen: "127.0.0.1:0", Files: files}
+	cfg.Data, cfg.Listen = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := New(ctx, cfg, Options{Bundled: bundled, Placeholders: ph}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -224,6 +229,33 @@ func TestServeBenignWorkloadRaisesNothingSerious(t *testing.T) {
 		if a.Level == "high" || a.Level == "critical" {
 			t.Errorf("benign workload raised %s alert %q on %s", a.Level, a.Title, a.Host)
 		}
+	}
+}
+
+// TestServePacketCaptureSeesAttack watches PostgreSQL's traffic on the
+// loopback interface instead of its logs: the same rules fire from the wire.
+func TestServePacketCaptureSeesAttack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and captures on lo; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "live capture needs root or CAP_NET_RAW")
+	}
+	pg := testenv.StartPostgres(t)
+	ts := startDBServerConfig(t, Config{Packet: PacketConfig{Interface: "lo", PostgresPorts: []uint16{uint16(pg.Port)}}})
+	time.Sleep(500 * time.Millisecond) // the capture socket is open once Run has started it
+	pg.Attack(t)
+	alerts := ts.awaitRules(t, []string{"db_bruteforce_login", "db_superuser_granted", "db_sqli_tautology", "db_pg_copy_to_file", "db_grant_all"}, 90*time.Second)
+	code, b := ts.do(t, identity.RoleAnalyst, "GET", "/api/v1/events?limit=1&q=logsource.service:wire", "")
+	if code != 200 || !strings.Contains(string(b), `"network.protocol":"postgresql"`) {
+		t.Errorf("no decoded wire event stored: %d %s", code, b)
+	}
+	if len(alerts) == 0 {
+		t.Error("no alerts")
+	}
+	code, b = ts.do(t, identity.RoleAnalyst, "GET", "/metrics", "")
+	if code != 200 || !strings.Contains(string(b), `vigil_packet_total{what="kernel_dropped"}`) {
+		t.Errorf("metrics lack the kernel drop counter: %d", code)
 	}
 }
 

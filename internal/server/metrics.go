@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/packet"
 	"github.com/danang-soc/vigil/collectors/syslog"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,12 +32,13 @@ var (
 	descHubSlow      = prometheus.NewDesc("vigil_stream_slow_disconnects_total", "Websocket clients dropped because their send buffer was full.", nil, nil)
 	descHubPublished = prometheus.NewDesc("vigil_stream_published_total", "Messages published to websocket clients.", nil, nil)
 	descSyslog       = prometheus.NewDesc("vigil_syslog_messages_total", "Syslog messages by what became of them.", []string{"outcome"}, nil)
+	descPacket       = prometheus.NewDesc("vigil_packet_total", "Packet capture counters, by what they count (kernel_dropped: packets the kernel dropped because the capture buffer was full).", []string{"what"}, nil)
 	descSyslogQueue  = prometheus.NewDesc("vigil_syslog_queue_depth", "Syslog events waiting for ingest.", nil, nil)
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBusBatches, descBusBytes, descStoreRows, descStoreBytes, descCorrKeys, descCorrEvicted,
-		descCorrTrunc, descCorrLate, descIncOpen, descIncTotal, descHubClients, descHubSlow, descHubPublished, descSyslog, descSyslogQueue} {
+		descCorrTrunc, descCorrLate, descIncOpen, descIncTotal, descHubClients, descHubSlow, descHubPublished, descSyslog, descSyslogQueue, descPacket} {
 		ch <- d
 	}
 }
@@ -83,6 +85,15 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHubClients, float64(h.Clients))
 	counter(descHubSlow, h.SlowDisconnects)
 	counter(descHubPublished, h.Published)
+	if pc, ok := s.capture.Load().(*packet.Capture); ok {
+		st := pc.Stats()
+		for what, v := range map[string]uint64{"packets": st.Packets, "bytes": st.Bytes, "malformed": st.Malformed, "flows": st.Flows,
+			"flows_evicted": st.FlowsEvicted, "gaps": st.Gaps, "lost_bytes": st.LostBytes, "decode_errors": st.DecodeErrors,
+			"events": st.Events, "events_dropped": st.EventsDropped, "kernel_received": st.KernelReceived,
+			"kernel_dropped": st.KernelDropped, "iface_dropped": st.IfaceDropped} {
+			counter(descPacket, v, what)
+		}
+	}
 	if sl, ok := s.syslog.Load().(*syslog.Server); ok {
 		st := sl.Stats()
 		counter(descSyslog, st.Received, "received")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/collectors/file"
+	"github.com/danang-soc/vigil/collectors/packet"
 	"github.com/danang-soc/vigil/collectors/syslog"
 	"github.com/danang-soc/vigil/correlate"
 	"github.com/danang-soc/vigil/dashboards"
@@ -66,6 +67,7 @@ type Server struct {
 
 	syslogTCP atomic.Value // string: the bound syslog TCP address
 	syslog    atomic.Value // *syslog.Server, once started
+	capture   atomic.Value // *packet.Capture, once started
 
 	oneTimePassword string
 	ruleErrs        []sigma.RuleError
@@ -266,6 +268,17 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("files[%d]: %w", i, err)
 		}
 		g.Go(func() error { return t.Run(collectCtx) })
+	}
+	if pc := s.cfg.Packet; pc.Interface != "" {
+		capture, err := packet.NewCapture(packet.Config{
+			Interface: pc.Interface, Filter: pc.Filter, Postgres: pc.PostgresPorts, MySQL: pc.MySQLPorts,
+			Detect: pc.Detect, Promiscuous: pc.Promiscuous,
+		}, s.in, s.log.With("part", "packet"), s.opts.Now)
+		if err != nil {
+			return fmt.Errorf("packet capture: %w", err)
+		}
+		s.capture.Store(capture)
+		g.Go(func() error { return capture.Run(collectCtx) })
 	}
 	g.Go(func() error { return s.console.Run(gctx) })
 	g.Go(func() error { return s.bus.Consume(gctx, s.pipe.handle) })

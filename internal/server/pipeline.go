@@ -37,13 +37,16 @@ type pipeline struct {
 	corr    atomic.Pointer[correlate.Engine]
 	corrMu  sync.Mutex // serialises correlation with snapshots and rule swaps; guards journal
 	journal journal
-	store   pipelineStore
-	state   stateStore
-	group   *correlate.Grouper
-	pub     publisher
-	now     func() time.Time
-	log     *slog.Logger
-	workers int
+	// newestEvent is the newest event time seen and lastArrival when it
+	// came (guarded by corrMu), for advancing correlation when idle.
+	newestEvent, lastArrival time.Time
+	store                    pipelineStore
+	state                    stateStore
+	group                    *correlate.Grouper
+	pub                      publisher
+	now                      func() time.Time
+	log                      *slog.Logger
+	workers                  int
 
 	events     prometheus.Counter
 	alerts     *prometheus.CounterVec
@@ -105,6 +108,12 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 	eng := p.corr.Load()
 	emit := func(a event.Alert) { alerts = append(alerts, a) }
 	created := p.now()
+	for i := range events {
+		if events[i].Time.After(p.newestEvent) {
+			p.newestEvent = events[i].Time
+		}
+	}
+	p.lastArrival = created
 	for _, m := range matches {
 		ev := &events[m.event]
 		refs := ruleRefs(m.rule)
@@ -136,6 +145,17 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 	if err := p.flushJournal(ctx, p.state); err != nil {
 		return err
 	}
+	if err := p.raise(ctx, alerts); err != nil {
+		return err
+	}
+	p.events.Add(float64(len(events)))
+	p.batches.Inc()
+	p.batchTime.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// raise stores alerts, groups them into incidents and pushes both live.
+func (p *pipeline) raise(ctx context.Context, alerts []event.Alert) error {
 	if len(alerts) > 0 {
 		if _, err := p.store.WriteAlerts(ctx, alerts); err != nil {
 			return fmt.Errorf("storing %d alerts: %w", len(alerts), err)
@@ -161,10 +181,29 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 			p.pub.Publish("incident", res.Incident)
 		}
 	}
-	p.events.Add(float64(len(events)))
-	p.batches.Inc()
-	p.batchTime.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// advance moves correlation's clock when the stream is idle, so that rules
+// judged when their window closes (lt, eq, value_avg, ...) are judged
+// without waiting for newer events.
+func (p *pipeline) advance(ctx context.Context) error {
+	var alerts []event.Alert
+	p.corrMu.Lock()
+	// Event time is extrapolated from the newest event by the wall time
+	// since it arrived: logs replayed from the past keep their own clock.
+	idle := p.now().Sub(p.lastArrival)
+	if eng := p.corr.Load(); eng != nil && !p.lastArrival.IsZero() && idle > time.Second {
+		eng.Advance(p.newestEvent.Add(idle), func(a event.Alert) { alerts = append(alerts, a) })
+	}
+	p.corrMu.Unlock()
+	created := p.now()
+	for i := range alerts {
+		if alerts[i].Created.IsZero() {
+			alerts[i].Created = created
+		}
+	}
+	return p.raise(ctx, alerts)
 }
 
 // detect runs the Sigma rules over the batch on all cores and returns the

@@ -286,6 +286,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return s.every(gctx, s.cfg.Correlate.SnapshotEvery, "saving correlation state", s.saveCorrelation)
 	})
 	g.Go(func() error { return s.every(gctx, s.cfg.Store.PruneEvery, "pruning the store", s.prune) })
+	g.Go(func() error { return s.every(gctx, time.Second, "advancing correlation", s.pipe.advance) })
 	if len(s.cfg.Rules.Dirs) > 0 {
 		g.Go(func() error { return s.watchRules(gctx) })
 	}

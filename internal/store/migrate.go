@@ -148,6 +148,16 @@ UPDATE events SET
 	db_rows = CASE WHEN json_type(doc, '$."db.response.rows"') IS NULL THEN NULL
 		WHEN json_type(doc, '$."db.response.rows"') IN ('text', 'integer', 'real') THEN doc ->> '$."db.response.rows"' ELSE char(1) || 'json' END;
 `,
+	6: `
+-- Searches analysts keep under a name (internal/store/aggregate.go).
+CREATE TABLE saved_searches (
+	id      INTEGER PRIMARY KEY,
+	name    TEXT    NOT NULL UNIQUE,
+	query   TEXT    NOT NULL,
+	owner   TEXT    NOT NULL,
+	created INTEGER NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this code writes.

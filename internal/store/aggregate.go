@@ -1,0 +1,475 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query"
+)
+
+// Aggregations for the console: histograms and rates over time, top
+// counts, ATT&CK tag counts, the freshness of every log source, rule hits
+// and saved searches. Each is one bounded SQL statement over the indexed
+// columns; the time bounds are the caller's, so that a dashboard over the
+// last hour never reads the year behind it.
+
+// MaxBuckets bounds the buckets of one histogram or rate.
+const MaxBuckets = 500
+
+// steps are the bucket widths a histogram picks from: the smallest that
+// gives no more buckets than asked.
+var steps = []time.Duration{
+	time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+	time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour,
+}
+
+// Span is the time axis of a histogram: Buckets buckets of Step from From
+// (aligned down to a multiple of Step).
+type Span struct {
+	From    time.Time     `json:"from"`
+	To      time.Time     `json:"to"`
+	Step    time.Duration `json:"step_ns"`
+	Buckets int           `json:"buckets"`
+}
+
+// NewSpan picks the step for about n buckets over [from, to). A zero to is
+// now; a zero from is a day before to.
+func (s *Store) NewSpan(from, to time.Time, n int) (Span, error) {
+	if to.IsZero() {
+		to = s.cfg.Now()
+	}
+	if from.IsZero() {
+		from = to.Add(-24 * time.Hour)
+	}
+	if !from.Before(to) {
+		return Span{}, fmt.Errorf("the time range %s to %s is empty", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	if n <= 0 {
+		n = 60
+	}
+	n = min(n, MaxBuckets)
+	step := steps[len(steps)-1]
+	for _, st := range steps {
+		if to.Sub(from)/st <= time.Duration(n) {
+			step = st
+			break
+		}
+	}
+	start := from.Truncate(step)
+	buckets := int((to.Sub(start) + step - 1) / step)
+	if buckets > MaxBuckets {
+		return Span{}, fmt.Errorf("the time range %s to %s is too long to chart", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return Span{From: start.UTC(), To: to.UTC(), Step: step, Buckets: buckets}, nil
+}
+
+// bucketExpr is the SQL of the bucket number of col; the numbers are ours,
+// not the user's, so they are written into the statement.
+func (sp Span) bucketExpr(col string) string {
+	return "((" + col + " - " + strconv.FormatInt(sp.From.UnixNano(), 10) + ") / " + strconv.FormatInt(int64(sp.Step), 10) + ")"
+}
+
+// Series is one line of a chart: a count per bucket of a Span.
+type Series struct {
+	Key    string  `json:"key"`
+	Counts []int64 `json:"counts"`
+	Total  int64   `json:"total"`
+}
+
+// Histogram is counts over time, one series per key.
+type Histogram struct {
+	Span   Span     `json:"span"`
+	Series []Series `json:"series"`
+}
+
+// fill reads rows of (bucket, key, count) into h, series in order of their
+// totals, largest first.
+func (h *Histogram) fill(rows *sql.Rows) error {
+	defer rows.Close()
+	byKey := map[string]*Series{}
+	for rows.Next() {
+		var b int64
+		var key string
+		var n int64
+		if err := rows.Scan(&b, &key, &n); err != nil {
+			return err
+		}
+		if b < 0 || b >= int64(h.Span.Buckets) {
+			continue
+		}
+		sr := byKey[key]
+		if sr == nil {
+			sr = &Series{Key: key, Counts: make([]int64, h.Span.Buckets)}
+			byKey[key] = sr
+		}
+		sr.Counts[b] += n
+		sr.Total += n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	h.Series = make([]Series, 0, len(byKey))
+	for _, sr := range byKey {
+		h.Series = append(h.Series, *sr)
+	}
+	sort.Slice(h.Series, func(i, j int) bool {
+		a, b := h.Series[i], h.Series[j]
+		return a.Total > b.Total || a.Total == b.Total && a.Key < b.Key
+	})
+	return nil
+}
+
+// EventHistogram counts the events that match q.Q in each bucket of sp:
+// one series, keyed "". q.From and q.To narrow the span; the cursor and
+// limit are ignored. It is bounded by Config.QueryTimeout.
+func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogram, error) {
+	h := Histogram{Span: sp}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	node, err := query.Parse(q)
+	if err != nil {
+		return h, err
+	}
+	tr := translator{q: q, now: s.cfg.Now()}
+	where, err := tr.node(node)
+	if err != nil {
+		return h, err
+	}
+	stmt := `SELECT ` + sp.bucketExpr("e.time") + ` AS b, '', count(*) FROM events e WHERE (` + where + `)
+		AND e.time >= ? AND e.time < ? GROUP BY b`
+	rows, err := s.r.QueryContext(ctx, stmt, append(tr.args, sp.From.UnixNano(), sp.To.UnixNano())...)
+	if err != nil {
+		return h, fmt.Errorf("counting events over time: %w", err)
+	}
+	if err := h.fill(rows); err != nil {
+		return h, fmt.Errorf("counting events over time: %w", err)
+	}
+	if len(h.Series) == 0 {
+		h.Series = []Series{{Key: "", Counts: make([]int64, sp.Buckets)}}
+	}
+	return h, nil
+}
+
+// SourceKey names a log source as the console shows it:
+// product/category/service, empty parts left out.
+const sourceKeySQL = `trim(e.product || '/' || e.category || '/' || e.service, '/')`
+
+// EventRate counts events per bucket of sp by log source (product,
+// category, service), by event time.
+func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
+	h := Histogram{Span: sp}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sp.bucketExpr("e.time")+` AS b, `+sourceKeySQL+` AS k, count(*)
+		FROM events e WHERE e.time >= ? AND e.time < ? GROUP BY b, k`, sp.From.UnixNano(), sp.To.UnixNano())
+	if err != nil {
+		return h, fmt.Errorf("counting events by source: %w", err)
+	}
+	if err := h.fill(rows); err != nil {
+		return h, fmt.Errorf("counting events by source: %w", err)
+	}
+	return h, nil
+}
+
+// AlertRate counts alerts per bucket of sp by level (the level's name),
+// most severe first.
+func (s *Store) AlertRate(ctx context.Context, sp Span) (Histogram, error) {
+	h := Histogram{Span: sp}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sp.bucketExpr("time")+` AS b, level, count(*)
+		FROM alerts WHERE time >= ? AND time < ? GROUP BY b, level`, sp.From.UnixNano(), sp.To.UnixNano())
+	if err != nil {
+		return h, fmt.Errorf("counting alerts by level: %w", err)
+	}
+	if err := h.fill(rows); err != nil {
+		return h, fmt.Errorf("counting alerts by level: %w", err)
+	}
+	// Most severe first, as the console stacks them.
+	sort.SliceStable(h.Series, func(i, j int) bool {
+		a, _ := strconv.Atoi(h.Series[i].Key)
+		b, _ := strconv.Atoi(h.Series[j].Key)
+		return a > b
+	})
+	for i := range h.Series {
+		if n, err := strconv.Atoi(h.Series[i].Key); err == nil {
+			h.Series[i].Key = event.Level(n).String()
+		}
+	}
+	return h, nil
+}
+
+// Count is how often a value was seen, and when last.
+type Count struct {
+	Key   string    `json:"key"`
+	Count int64     `json:"count"`
+	Last  time.Time `json:"last"`
+}
+
+// AlertDim is what TopAlerts groups alerts by.
+type AlertDim string
+
+const (
+	ByRule     AlertDim = "rule"
+	ByHost     AlertDim = "host"
+	ByUser     AlertDim = "user"
+	ByDatabase AlertDim = "database"
+	BySourceIP AlertDim = "source_ip"
+)
+
+// alertDims are the SQL of each dimension; a rule is keyed by its id and
+// title, "id\ttitle".
+var alertDims = map[AlertDim]string{
+	ByRule:     `rule_id || char(9) || coalesce(doc ->> '$.rule_title', '')`,
+	ByHost:     `host`,
+	ByUser:     `coalesce(doc ->> '$.user', '')`,
+	ByDatabase: `coalesce(doc ->> '$.database', '')`,
+	BySourceIP: `coalesce(doc ->> '$.source_ip', '')`,
+}
+
+// TopAlerts returns the n values of dim seen in most alerts since since,
+// most first; alerts without a value are left out.
+func (s *Store) TopAlerts(ctx context.Context, dim AlertDim, since time.Time, n int) ([]Count, error) {
+	expr, ok := alertDims[dim]
+	if !ok {
+		return nil, fmt.Errorf("counting alerts: unknown dimension %q", dim)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT k, count(*) AS c, max(time) FROM (SELECT `+expr+` AS k, time
+		FROM alerts WHERE time >= ?) WHERE k != '' AND k != char(9) GROUP BY k ORDER BY c DESC, k LIMIT ?`, nanos(since), limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("counting alerts by %s: %w", dim, err)
+	}
+	out, err := scanCounts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("counting alerts by %s: %w", dim, err)
+	}
+	return out, nil
+}
+
+func scanCounts(rows *sql.Rows) ([]Count, error) {
+	defer rows.Close()
+	out := []Count{}
+	for rows.Next() {
+		var c Count
+		var last int64
+		if err := rows.Scan(&c.Key, &c.Count, &last); err != nil {
+			return nil, err
+		}
+		c.Last = fromNanos(last)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// TagCount is how many alerts carried a pair of ATT&CK tags: a tactic
+// ("attack.credential-access") and a technique ("attack.t1110"); either
+// may be empty when an alert carried none of that kind.
+type TagCount struct {
+	Tactic    string `json:"tactic"`
+	Technique string `json:"technique"`
+	Count     int64  `json:"count"`
+}
+
+// AttackCounts counts the alerts since since by ATT&CK tactic and
+// technique (from their "attack.*" tags), for a heatmap: an alert with two
+// tactics and one technique counts once in each pair.
+func (s *Store) AttackCounts(ctx context.Context, since time.Time) ([]TagCount, error) {
+	// technique: attack.t followed by a digit; tactic: any other attack.*
+	// tag that is not a group (g), software (s) or other id.
+	const isTechnique = `lower(value) GLOB 'attack.t[0-9]*'`
+	const isTactic = `lower(value) GLOB 'attack.[a-z]*' AND NOT lower(value) GLOB 'attack.[tgs][0-9]*'`
+	rows, err := s.r.QueryContext(ctx, `WITH a AS (SELECT id, doc FROM alerts WHERE time >= ?),
+		ta AS (SELECT a.id, lower(j.value) AS v FROM a, json_each(a.doc, '$.tags') j WHERE `+strings.ReplaceAll(isTactic, "value", "j.value")+`),
+		te AS (SELECT a.id, lower(j.value) AS v FROM a, json_each(a.doc, '$.tags') j WHERE `+strings.ReplaceAll(isTechnique, "value", "j.value")+`),
+		pairs AS (
+			SELECT ta.v AS tactic, coalesce(te.v, '') AS technique FROM ta LEFT JOIN te ON te.id = ta.id
+			UNION ALL
+			SELECT '', te.v FROM te WHERE NOT EXISTS (SELECT 1 FROM ta WHERE ta.id = te.id))
+		SELECT tactic, technique, count(*) FROM pairs GROUP BY tactic, technique ORDER BY tactic, technique`, nanos(since))
+	if err != nil {
+		return nil, fmt.Errorf("counting ATT&CK tags: %w", err)
+	}
+	defer rows.Close()
+	out := []TagCount{}
+	for rows.Next() {
+		var c TagCount
+		if err := rows.Scan(&c.Tactic, &c.Technique, &c.Count); err != nil {
+			return nil, fmt.Errorf("counting ATT&CK tags: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting ATT&CK tags: %w", err)
+	}
+	return out, nil
+}
+
+// SourceSeen is one log source of one host and how fresh it is.
+type SourceSeen struct {
+	Host     string    `json:"host"`
+	Source   string    `json:"source"` // product/category/service
+	Events   int64     `json:"events"`
+	Last     time.Time `json:"last"`     // newest event time
+	Received time.Time `json:"received"` // when the newest arrived
+}
+
+// MaxFleet bounds the rows of Fleet.
+const MaxFleet = 2000
+
+// Fleet lists every host and log source that sent events with a time
+// since since, with the newest event time and the latest arrival, stalest
+// first. A source silent since before since is not listed: the window is
+// the caller's (the console asks for a week).
+func (s *Store) Fleet(ctx context.Context, since time.Time) ([]SourceSeen, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT e.host, `+sourceKeySQL+` AS src, count(*), max(e.time), max(e.received)
+		FROM events e WHERE e.time >= ? GROUP BY e.host, src ORDER BY max(e.received), e.host, src LIMIT ?`, nanos(since), MaxFleet)
+	if err != nil {
+		return nil, fmt.Errorf("listing log sources: %w", err)
+	}
+	defer rows.Close()
+	out := []SourceSeen{}
+	for rows.Next() {
+		var f SourceSeen
+		var last, recv int64
+		if err := rows.Scan(&f.Host, &f.Source, &f.Events, &last, &recv); err != nil {
+			return nil, fmt.Errorf("listing log sources: %w", err)
+		}
+		f.Last, f.Received = fromNanos(last), fromNanos(recv)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing log sources: %w", err)
+	}
+	return out, nil
+}
+
+// RuleHits returns, per rule id, how many alerts it raised and when last
+// (the time of the last alert's event).
+func (s *Store) RuleHits(ctx context.Context) (map[string]Count, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT rule_id, count(*), max(time) FROM alerts GROUP BY rule_id`)
+	if err != nil {
+		return nil, fmt.Errorf("counting rule hits: %w", err)
+	}
+	cs, err := scanCounts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("counting rule hits: %w", err)
+	}
+	out := make(map[string]Count, len(cs))
+	for _, c := range cs {
+		out[c.Key] = c
+	}
+	return out, nil
+}
+
+// FieldNames returns the names of the fields of the newest sample events,
+// sorted, for the query bar's suggestions.
+func (s *Store) FieldNames(ctx context.Context, sample int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT j.key FROM
+		(SELECT doc FROM events ORDER BY time DESC LIMIT ?) e, json_each(e.doc) j ORDER BY 1`, min(max(sample, 1), 5000))
+	if err != nil {
+		return nil, fmt.Errorf("listing field names: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("listing field names: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing field names: %w", err)
+	}
+	return out, nil
+}
+
+// SavedSearch is a query an analyst kept under a name, shared with the team.
+type SavedSearch struct {
+	ID      int64     `json:"id"`
+	Name    string    `json:"name"`
+	Query   string    `json:"query"`
+	Owner   string    `json:"owner"`
+	Created time.Time `json:"created"`
+}
+
+// MaxSavedSearches bounds the saved searches.
+const MaxSavedSearches = 1000
+
+// SaveSearch keeps a search; a search of the same name is replaced.
+func (s *Store) SaveSearch(ctx context.Context, ss SavedSearch) (SavedSearch, error) {
+	ss.Name, ss.Query = strings.TrimSpace(ss.Name), strings.TrimSpace(ss.Query)
+	switch {
+	case ss.Name == "" || len(ss.Name) > 200:
+		return ss, errors.New("saving a search: the name must have 1 to 200 bytes")
+	case len(ss.Query) > 8<<10:
+		return ss, errors.New("saving a search: the query is longer than 8192 bytes")
+	case ss.Owner == "":
+		return ss, errors.New("saving a search: the owner is required")
+	}
+	ss.Created = s.cfg.Now().UTC()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM saved_searches WHERE name != ?`, ss.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n >= MaxSavedSearches {
+			return fmt.Errorf("there are already %d saved searches", n)
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO saved_searches (name, query, owner, created) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET query = excluded.query, owner = excluded.owner, created = excluded.created
+			RETURNING id`, ss.Name, ss.Query, ss.Owner, nanos(ss.Created)).Scan(&ss.ID)
+	})
+	if err != nil {
+		return ss, fmt.Errorf("saving search %q: %w", ss.Name, err)
+	}
+	return ss, nil
+}
+
+// SavedSearches returns the saved searches by name.
+func (s *Store) SavedSearches(ctx context.Context) ([]SavedSearch, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, query, owner, created FROM saved_searches ORDER BY name LIMIT ?`, MaxSavedSearches)
+	if err != nil {
+		return nil, fmt.Errorf("listing saved searches: %w", err)
+	}
+	defer rows.Close()
+	out := []SavedSearch{}
+	for rows.Next() {
+		var ss SavedSearch
+		var at int64
+		if err := rows.Scan(&ss.ID, &ss.Name, &ss.Query, &ss.Owner, &at); err != nil {
+			return nil, fmt.Errorf("listing saved searches: %w", err)
+		}
+		ss.Created = fromNanos(at)
+		out = append(out, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing saved searches: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSearch removes a saved search; the error wraps fs.ErrNotExist when
+// there is none with that id.
+func (s *Store) DeleteSearch(ctx context.Context, id int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM saved_searches WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fs.ErrNotExist
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deleting saved search %d: %w", id, err)
+	}
+	return nil
+}

@@ -118,9 +118,9 @@ func (n *fieldNode) eval(c *evalCtx) bool {
 	var ok bool
 	switch n.mode {
 	case modeFold:
-		ok = n.matchStrs(c.lower(idx))
+		ok = n.matchStrs(c, c.lower(idx))
 	case modeCased:
-		ok = n.matchStrs(c.raw(idx))
+		ok = n.matchStrs(c, c.raw(idx))
 	case modeRegex:
 		ok = n.matchRegex(c.raw(idx))
 	case modeNum, modeTime:
@@ -144,7 +144,29 @@ func elems(v *event.Value) []event.Value {
 	return unsafe.Slice(v, 1)
 }
 
-func (n *fieldNode) matchStrs(vals []string) bool {
+func (n *fieldNode) matchStrs(c *evalCtx, vals []string) bool {
+	if c.scanGen[n.slot] == c.gen {
+		// The field's automaton has seen its one value: contains
+		// literals are looked up, not searched.
+		v := vals[0]
+		if n.set != nil {
+			return n.set.matchScanned(c, v)
+		}
+		if n.all {
+			for i := range n.strs {
+				if !c.matchScanned(&n.strs[i], v) {
+					return false
+				}
+			}
+			return len(n.strs) > 0
+		}
+		for i := range n.strs {
+			if c.matchScanned(&n.strs[i], v) {
+				return true
+			}
+		}
+		return false
+	}
 	if n.set != nil {
 		for _, v := range vals {
 			if n.set.match(v) {
@@ -154,6 +176,19 @@ func (n *fieldNode) matchStrs(vals []string) bool {
 		return false
 	}
 	return matchStrs(n.strs, n.all, vals)
+}
+
+// matchScanned is m.match(v) for a value the field's automaton scanned.
+func (c *evalCtx) matchScanned(m *strMatcher, v string) bool {
+	if m.lit != 0 {
+		if c.litGen[m.lit-1] != c.gen {
+			return false
+		}
+		if m.sure {
+			return true
+		}
+	}
+	return m.match(v)
 }
 
 func matchStrs(ms []strMatcher, all bool, vals []string) bool {
@@ -426,16 +461,20 @@ type evalCtx struct {
 	srcKey  []byte
 	// prefilter state
 	needleGen []uint32
+	litGen    []uint32 // per contains literal: found in this event
+	scanGen   []uint32 // per slot: its single value was scanned
 	cands     []int32
 	hits      []int32
 	acHits    []int32
 }
 
-func newEvalCtx(ids, needles int) *evalCtx {
+func newEvalCtx(ids, needles, lits, slots int) *evalCtx {
 	return &evalCtx{
 		idGen:     make([]uint32, ids),
 		idIdx:     make([]int32, ids),
 		needleGen: make([]uint32, needles),
+		litGen:    make([]uint32, lits),
+		scanGen:   make([]uint32, slots),
 	}
 }
 
@@ -449,6 +488,8 @@ func (c *evalCtx) reset(e *event.Event, dir *keyTable) {
 		clear(c.loGen)
 		clear(c.rawGen)
 		clear(c.needleGen)
+		clear(c.litGen)
+		clear(c.scanGen)
 		c.gen = 1
 	}
 	if n := len(e.Fields); n > len(c.loGen) {

@@ -508,3 +508,56 @@ func TestRuleErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestScannedLiterals: rules whose contains values are looked up in the
+// field's automaton (many rules on one field) match exactly as a search
+// would, for long and short values, |all, |cased and multi-valued fields.
+func TestScannedLiterals(t *testing.T) {
+	rules := map[string]string{
+		"many": "CommandLine|contains: ['aaa1', 'bbb2', 'ccc3', 'ddd4', 'eee5', 'a much longer value here']",
+		"all":  "CommandLine|contains|all: ['alpha-one', 'beta-two-and-more']",
+		"both": "CommandLine|contains: 'gamma-three'\n        Image|endswith: '\\x.exe'",
+		"case": "CommandLine|contains|cased: 'CasedValue'",
+		"nots": "CommandLine|contains: 'zzz9'\n    filter:\n        CommandLine|contains: 'but-not-this'",
+	}
+	fs := fstest.MapFS{}
+	for id, sel := range rules {
+		cond := "sel"
+		if id == "nots" {
+			cond = "sel and not filter"
+		}
+		fs[id+".yml"] = &fstest.MapFile{Data: []byte("title: " + id + "\nid: " + id + "\nlogsource:\n    product: test\ndetection:\n    sel:\n        " + sel + "\n    condition: " + cond + "\n")}
+	}
+	rs, errs := Load(Config{}, fs, ".")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	cases := []struct {
+		e    *event.Event
+		want []string
+	}{
+		{ev("CommandLine", "x AAA1 y"), []string{"many"}},
+		{ev("CommandLine", "A MUCH LONGER VALUE HERE!"), []string{"many"}},
+		{ev("CommandLine", "a much longer valu here"), nil},
+		{ev("CommandLine", "Beta-Two-And-More alpha-one"), []string{"all"}},
+		{ev("CommandLine", "beta-two-and-mor alpha-one"), nil},
+		{ev("CommandLine", "gamma-three", "Image", `c:\X.EXE`), []string{"both"}},
+		{ev("CommandLine", "gamma-thre", "Image", `c:\x.exe`), nil},
+		{ev("CommandLine", "a CasedValue b"), []string{"case"}},
+		{ev("CommandLine", "a casedvalue b"), nil},
+		{ev("CommandLine", "zzz9"), []string{"nots"}},
+		{ev("CommandLine", "zzz9 but-not-this"), nil},
+		{ev("CommandLine", []string{"first", "second bbb2"}), []string{"many"}},
+		{ev("CommandLine", []string{"alpha-one", "beta-two-and-more"}), []string{"all"}},
+	}
+	for _, tc := range cases {
+		var got []string
+		rs.Match(tc.e, func(r *Rule) { got = append(got, r.ID) })
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%v: matched %v, want %v", tc.e.Fields, got, tc.want)
+		}
+	}
+	if sc := rs.pre.scans[rs.Rule("many").expr.(*fieldNode).slot]; sc == nil || sc.ac == nil || rs.pre.nLits == 0 {
+		t.Error("the test meant CommandLine to have an automaton with looked-up literals")
+	}
+}

@@ -269,8 +269,9 @@ type slotScan struct {
 	prefix   *trie
 	suffix   *trie
 	ac       *acMatcher
-	acIDs    []int32
-	needsLow bool // exact, prefix or suffix needles: scan lower-cased text
+	acIDs    []int32 // automaton pattern -> needle id, or -1
+	acLits   []int32 // automaton pattern -> contains literal id, or -1
+	needsLow bool    // exact, prefix or suffix needles: scan lower-cased text
 	// few: instead of an automaton, a handful of ASCII contains needles
 	// that each have an anchor byte, found with a byte search on the raw
 	// text (see containsFoldAnchored).
@@ -286,6 +287,11 @@ type anchoredNeedle struct {
 	id       int32
 }
 
+// minScannedLit is the shortest contains value that joins its field's
+// automaton: shorter ones occur too often to be worth the extra outputs,
+// and a short search is cheap anyway.
+const minScannedLit = 5
+
 // maxFew is the most contains needles a field checks one by one.
 const maxFew = 4
 
@@ -296,6 +302,7 @@ const acMaxNeedle = 12
 type prefilter struct {
 	scans       map[int32]*slotScan
 	needleRules [][]int32 // global needle id -> rules
+	nLits       int       // contains literals registered in automata
 }
 
 func buildPrefilter(rules []*Rule) *prefilter {
@@ -306,6 +313,7 @@ func buildPrefilter(rules []*Rule) *prefilter {
 		preID, sufID, conID []int32
 	}
 	bySlot := map[int32]*lits{}
+	acSlots := map[int32]*lits{}
 	for _, r := range rules {
 		for _, n := range r.needles {
 			id, ok := ids[n]
@@ -367,9 +375,59 @@ func buildPrefilter(rules []*Rule) *prefilter {
 			sc.skip = newSkipScanner(l.con, l.conID)
 		}
 		if len(l.con) > 0 && sc.few == nil && sc.skip == nil {
-			sc.ac = newACMatcher(l.con)
 			sc.acIDs = l.conID
+			for range l.con {
+				sc.acLits = append(sc.acLits, -1)
+			}
+			acSlots[slot] = l
 		}
+	}
+	// Every contains value of every rule on a field that gets an automaton
+	// joins it, so that evaluating a rule looks the value up instead of
+	// searching for it again.
+	litIDs := map[needle]int32{}
+	register := func(slot int32, m *strMatcher, exact bool) {
+		l, ok := acSlots[slot]
+		if !ok || m.kind != strContains || len(m.s) < minScannedLit {
+			return
+		}
+		lit := foldString(m.s)
+		key := needle{slot: slot, kind: strContains, lit: lit}
+		id, ok := litIDs[key]
+		if !ok {
+			id = int32(pf.nLits)
+			pf.nLits++
+			litIDs[key] = id
+			sc := pf.scans[slot]
+			t := lit
+			if len(t) > acMaxNeedle {
+				t = t[len(t)-acMaxNeedle:]
+			}
+			l.con = append(l.con, t)
+			sc.acIDs = append(sc.acIDs, -1)
+			sc.acLits = append(sc.acLits, id)
+		}
+		m.lit = id + 1
+		m.sure = exact && len(lit) <= acMaxNeedle && isASCII(lit)
+	}
+	for _, r := range rules {
+		walkFields(r.expr, func(n *fieldNode) {
+			if n.mode != modeFold && n.mode != modeCased {
+				return
+			}
+			exact := n.mode == modeFold
+			for i := range n.strs {
+				register(n.slot, &n.strs[i], exact)
+			}
+			if n.set != nil {
+				for i := range n.set.rest {
+					register(n.slot, &n.set.rest[i], exact)
+				}
+			}
+		})
+	}
+	for slot, l := range acSlots {
+		pf.scans[slot].ac = newACMatcher(l.con)
 	}
 	return pf
 }
@@ -508,9 +566,17 @@ func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
 		n := len(c.acHits)
 		c.acHits = sc.ac.scan(v, c.acHits)
 		for _, h := range c.acHits[n:] {
-			hits = append(hits, sc.acIDs[h])
+			if id := sc.acIDs[h]; id >= 0 {
+				hits = append(hits, id)
+			}
+			if lit := sc.acLits[h]; lit >= 0 {
+				c.litGen[lit] = c.gen
+			}
 		}
 		c.acHits = c.acHits[:n]
+	}
+	if len(vals) == 1 {
+		c.scanGen[sc.slot] = c.gen
 	}
 	return hits
 }

@@ -299,8 +299,8 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 	}
 	rs.dir = newKeyTable(dirIDs)
 	nIDs := len(rs.dirNames)
-	nNeedles := len(rs.pre.needleRules)
-	rs.pool.New = func() any { return newEvalCtx(nIDs, nNeedles) }
+	nNeedles, nLits, nSlots := len(rs.pre.needleRules), rs.pre.nLits, len(rs.slotNames)
+	rs.pool.New = func() any { return newEvalCtx(nIDs, nNeedles, nLits, nSlots) }
 	return rs, b.errs
 }
 

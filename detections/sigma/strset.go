@@ -57,6 +57,25 @@ func (s *strSet) match(v string) bool {
 	return false
 }
 
+// matchScanned is match for a value its field's automaton scanned.
+func (s *strSet) matchScanned(c *evalCtx, v string) bool {
+	if _, ok := s.exact[v]; ok {
+		return true
+	}
+	if s.suffix != nil && s.suffix.endsOne(v) {
+		return true
+	}
+	if s.prefix != nil && s.prefix.startsOne(v) {
+		return true
+	}
+	for i := range s.rest {
+		if c.matchScanned(&s.rest[i], v) {
+			return true
+		}
+	}
+	return false
+}
+
 // startsOne reports whether a pattern of the trie starts v.
 func (t *trie) startsOne(v string) bool {
 	n := int32(0)

@@ -15,32 +15,40 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/danang-soc/vigil/correlate"
 	"github.com/danang-soc/vigil/detections/sigma"
 	"github.com/danang-soc/vigil/event"
-	"github.com/danang-soc/vigil/rules"
 )
 
-// cmdHunt is `vigil hunt [--rules PATH...] --events FILE... [--json]`:
-// runs events through detection as an analyst tests rules on sample logs.
-// Without --rules the bundled rules apply.
+// cmdHunt is `vigil hunt [--rules PATH...] (--events FILE | --log
+// FORMAT:FILE)... [--json]`: runs events through detection and
+// correlation as an analyst tests rules on sample logs. Without --rules the
+// bundled rules apply.
 func cmdHunt(ctx context.Context, args []string, io stdio) int {
 	fs := flag.NewFlagSet("hunt", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	var rulePaths, eventFiles listFlag
 	fs.Var(&rulePaths, "rules", "a Sigma rule file or directory (repeatable; default: the bundled rules)")
 	fs.Var(&eventFiles, "events", "a file of JSON lines, one event per line, nested or flat (repeatable; - is standard input)")
+	var logFiles listFlag
+	fs.Var(&logFiles, "log", "a raw log or capture read with a collector's parser, FORMAT:FILE (repeatable; see --formats)")
+	listFormats := fs.Bool("formats", false, "list the formats of --log and exit")
 	asJSON := fs.Bool("json", false, `print one JSON line per match: {"rule_id","rule_title","level","event_index","event_id"}`)
 	ph := placeholderFlag{}
 	fs.Var(ph, "placeholder", "value(s) of a %placeholder% used with |expand: NAME=V1,V2 (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: vigil hunt [--rules PATH...] --events FILE... [--json] [--placeholder NAME=V1,V2]")
+		fmt.Fprintln(io.err, "usage: vigil hunt [--rules PATH...] (--events FILE | --log FORMAT:FILE)... [--json] [--placeholder NAME=V1,V2]\n       vigil hunt --formats")
 		fs.PrintDefaults()
 	}
 	pos, code := parseInterleaved(fs, args)
 	if code >= 0 {
 		return code
 	}
-	if len(pos) > 0 || len(eventFiles) == 0 {
+	if *listFormats {
+		printFormats(io)
+		return 0
+	}
+	if len(pos) > 0 || len(eventFiles)+len(logFiles) == 0 {
 		fs.Usage()
 		return 2
 	}
@@ -50,7 +58,17 @@ func cmdHunt(ctx context.Context, args []string, io stdio) int {
 	if len(rulePaths) > 0 {
 		rs, errs = sigma.LoadPaths(cfg, rulePaths...)
 	} else {
-		rs, errs = sigma.Load(cfg, rules.FS, "sigma")
+		bundled, defaults, err := bundledRules()
+		if err != nil {
+			fmt.Fprintln(io.err, "vigil hunt:", err)
+			return 1
+		}
+		for k, v := range defaults {
+			if _, set := ph[k]; !set {
+				ph[k] = v
+			}
+		}
+		rs, errs = sigma.Load(cfg, bundled, ".")
 	}
 	for _, e := range errs {
 		fmt.Fprintf(io.err, "vigil hunt: rule skipped: %v\n", e)
@@ -63,7 +81,19 @@ func cmdHunt(ctx context.Context, args []string, io stdio) int {
 	for _, f := range eventFiles {
 		sources = append(sources, jsonLinesSource(f, io.in))
 	}
+	for _, spec := range logFiles {
+		s, err := logSource(spec)
+		if err != nil {
+			fmt.Fprintln(io.err, "vigil hunt:", err)
+			return 2
+		}
+		sources = append(sources, s)
+	}
 	h := &hunter{rs: rs, json: *asJSON, out: bufio.NewWriterSize(io.out, 64<<10), now: time.Now()}
+	if err := h.startCorrelation(); err != nil {
+		fmt.Fprintln(io.err, "vigil hunt:", err)
+		return 1
+	}
 	stop := startProgress(io.err, h)
 	err := h.run(ctx, sources)
 	stop()
@@ -75,7 +105,7 @@ func cmdHunt(ctx context.Context, args []string, io stdio) int {
 		return 1
 	}
 	if !*asJSON {
-		fmt.Fprintf(io.err, "%d events, %d matches, %d rules\n", h.events.Load(), h.matches.Load(), rs.Len())
+		fmt.Fprintf(io.err, "%d events, %d matches, %d rules, %d correlation alerts\n", h.events.Load(), h.matches.Load(), rs.Len(), h.correlated)
 	}
 	return 0
 }
@@ -138,6 +168,11 @@ type hunter struct {
 	now  time.Time
 	line []byte
 
+	// correlation: nil when the rules have no correlation rule.
+	corr       *correlate.Engine
+	refs       map[event.ID]eventRef
+	correlated int
+
 	total   atomic.Int64 // bytes to read, when known
 	read    atomic.Int64
 	events  atomic.Int64
@@ -155,6 +190,7 @@ func (h *hunter) run(ctx context.Context, sources []huntSource) error {
 			h.rs.Match(e, func(r *sigma.Rule) {
 				h.matches.Add(1)
 				h.write(s.name, index, e, r)
+				h.correlate(s.name, index, e, r)
 			})
 			index++
 			h.events.Add(1)
@@ -164,6 +200,7 @@ func (h *hunter) run(ctx context.Context, sources []huntSource) error {
 			return err
 		}
 	}
+	h.flushCorrelation()
 	return nil
 }
 

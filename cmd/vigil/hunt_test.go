@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/danang-soc/vigil/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -83,5 +84,87 @@ func TestHuntBundled(t *testing.T) {
 		"--placeholder", "SensitiveTables=secrets", "--placeholder", "BackupHosts=10.0.0.250", "--placeholder", "OffHoursAccounts=backup")
 	if code != 0 || !strings.Contains(out, `"rule_title":"Database Table or Database Dropped"`) {
 		t.Errorf("exit %d, out %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestHuntCorrelation runs the bundled brute-force correlation rule over
+// its own samples: one correlation alert listing the five failed logins.
+func TestHuntCorrelation(t *testing.T) {
+	pos := filepath.Join("..", "..", "rules", "testdata", "db_bruteforce_login.pos.jsonl")
+	code, out, errOut := runCLI(t, "", "hunt", "--json", "--events", pos)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	type correlationAlert struct {
+		RuleTitle string `json:"rule_title"`
+		Events    []struct {
+			Input      string `json:"input"`
+			EventIndex int    `json:"event_index"`
+			EventID    string `json:"event_id"`
+		} `json:"events"`
+	}
+	var alerts []correlationAlert
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(l, `"events":`) {
+			continue
+		}
+		var a correlationAlert
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		alerts = append(alerts, a)
+	}
+	if len(alerts) != 1 || alerts[0].RuleTitle != "Database Brute-Force Login" {
+		t.Fatalf("correlation alerts = %+v, want one brute-force alert", alerts)
+	}
+	var idx []int
+	for _, e := range alerts[0].Events {
+		idx = append(idx, e.EventIndex)
+		if e.Input != pos || e.EventID == "" {
+			t.Errorf("event reference %+v lacks its input or id", e)
+		}
+	}
+	if diff := cmp.Diff([]int{0, 1, 2, 3, 4}, idx); diff != "" {
+		t.Errorf("correlated events (-want +got):\n%s", diff)
+	}
+	neg := filepath.Join("..", "..", "rules", "testdata", "db_bruteforce_login.neg.jsonl")
+	_, out, _ = runCLI(t, "", "hunt", "--json", "--events", neg)
+	if strings.Contains(out, "Brute-Force") {
+		t.Errorf("the negative samples raised a brute force:\n%s", out)
+	}
+}
+
+// TestHuntLog reads raw database logs and a capture with the collectors'
+// own parsers.
+func TestHuntLog(t *testing.T) {
+	stderrLog := testenv.Corpus(t, "dblogs", "postgres-stderr.log")
+	audit := testenv.Corpus(t, "dblogs", "mariadb-server_audit.log")
+	capture := testenv.Corpus(t, "pcaps", "postgres.pcap")
+	for _, c := range []struct {
+		spec string
+		want []string // rule titles that must match
+	}{
+		{"postgres-stderr:" + stderrLog, []string{"Database Superuser Granted", "SQL Injection Tautology", "PostgreSQL COPY to a Server File"}},
+		{"mariadb-audit:" + audit, []string{"SQL Injection Tautology"}},
+		{"pcap:" + capture, []string{"Database Superuser Granted", "SQL Injection Tautology"}},
+	} {
+		code, out, errOut := runCLI(t, "", "hunt", "--json", "--log", c.spec)
+		if code != 0 {
+			t.Errorf("--log %s: exit %d: %s", c.spec, code, errOut)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, `"rule_title":"`+w+`"`) {
+				t.Errorf("--log %s: no match of %q", c.spec, w)
+			}
+		}
+	}
+	code, _, errOut := runCLI(t, "", "hunt", "--log", "nosuch:"+stderrLog)
+	if code != 2 || !strings.Contains(errOut, "unknown format") || !strings.Contains(errOut, "postgres-jsonlog") {
+		t.Errorf("unknown format: exit %d, stderr %q; want 2 and the known formats", code, errOut)
+	}
+	code, out, _ := runCLI(t, "", "hunt", "--formats")
+	if code != 0 || !strings.Contains(out, "pcap") || !strings.Contains(out, "mariadb-audit") {
+		t.Errorf("--formats: exit %d\n%s", code, out)
 	}
 }

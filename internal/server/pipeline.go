@@ -323,9 +323,9 @@ func decodeBatch(payload []byte) ([]event.Event, error) {
 	return events, nil
 }
 
-// correlationRules converts the parsed Sigma correlations of a ruleset into
-// the correlation engine's rules.
-func correlationRules(rs *sigma.Ruleset) ([]correlate.Rule, []error) {
+// CorrelationRules converts the parsed Sigma correlations of a ruleset into
+// the correlation engine's rules; `vigil hunt` uses it too.
+func CorrelationRules(rs *sigma.Ruleset) ([]correlate.Rule, []error) {
 	var out []correlate.Rule
 	var errs []error
 	for _, c := range rs.Correlations() {

@@ -177,7 +177,7 @@ func (s *Server) reloadRules(ctx context.Context) error {
 	for _, e := range errs {
 		s.log.Warn("rule rejected", "path", e.Path, "line", e.Line, "rule_id", e.RuleID, "err", e.Err)
 	}
-	crules, cerrs := correlationRules(rs)
+	crules, cerrs := CorrelationRules(rs)
 	for _, e := range cerrs {
 		s.log.Warn("correlation rule rejected", "err", e)
 	}

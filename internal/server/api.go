@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/v1/rules", need(identity.PermRead, http.HandlerFunc(s.listRules)))
 	mux.Handle("GET /api/v1/openapi.json", need(identity.PermRead, http.HandlerFunc(serveOpenAPI)))
 	s.incidentRoutes(mux, need)
+	s.consoleAPIRoutes(mux, need)
 	// The console serves its pages, assets and the /api/v1/stream websocket,
 	// authenticating each itself.
 	mux.Handle("/", s.console.Handler())

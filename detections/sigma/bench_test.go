@@ -78,3 +78,18 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkLoadCorpus compiles every SigmaHQ rule folder, as a reload does.
+func BenchmarkLoadCorpus(b *testing.B) {
+	root := testenv.Corpus(b, "sigma")
+	var paths []string
+	for _, d := range corpusDirs {
+		paths = append(paths, filepath.Join(root, d))
+	}
+	for b.Loop() {
+		rs, _ := LoadPaths(Config{Placeholders: testPlaceholders()}, paths...)
+		if rs.Len() == 0 {
+			b.Fatal("no rules")
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,5 +65,22 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		rs.Match(e, func(*Rule) {})
+	})
+}
+
+// FuzzParseLogSources: a mapping decodes or fails with an error, and what
+// decodes validates. Seeded with the built-in mapping.
+func FuzzParseLogSources(f *testing.F) {
+	f.Add(defaultLogSourcesYAML)
+	f.Add([]byte("sources:\n  - name: x\n    when: {Channel: [a, b]}\n    product: windows\n    fields: {Image: NewProcessName}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseLogSources(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Errorf("ParseLogSources accepted a mapping that does not validate: %v", err)
+		}
+		newSourceIndex(m)
 	})
 }

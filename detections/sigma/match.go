@@ -620,19 +620,27 @@ func foldString(s string) string {
 
 // foldAnchor returns the position of a byte of lit that no case folding
 // changes and that no other byte folds to (ASCII punctuation and digits),
-// or -1. lit must be ASCII.
+// preferring the bytes values hold least often (a backslash is in every
+// Windows path, a digit or a '%' is not), or -1. lit must be ASCII.
 func foldAnchor(lit string) int {
-	best := -1
+	best, bestRank := -1, 0
 	for i := 0; i < len(lit); i++ {
 		b := lit[i]
 		if b >= utf8.RuneSelf {
 			return -1
 		}
-		if ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z') || b == ' ' {
+		if ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z') {
 			continue
 		}
-		if best < 0 {
-			best = i
+		rank := 4 // rare punctuation and digits
+		switch b {
+		case '\\', '/', ' ':
+			rank = 1
+		case '.', '-', ':', '_':
+			rank = 2
+		}
+		if rank > bestRank {
+			best, bestRank = i, rank
 		}
 	}
 	return best

@@ -561,3 +561,31 @@ func TestScannedLiterals(t *testing.T) {
 		t.Error("the test meant CommandLine to have an automaton with looked-up literals")
 	}
 }
+
+func TestFoldAnchor(t *testing.T) {
+	for _, tc := range []struct {
+		lit  string
+		want int
+	}{
+		{`\perfc.dat`, 6}, {`abc`, -1}, {`a\b`, 1}, {`x%y\z`, 1}, {`ä.b`, -1}, {`run 7z`, 4},
+	} {
+		if got := foldAnchor(tc.lit); got != tc.want {
+			t.Errorf("foldAnchor(%q) = %d, want %d", tc.lit, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		vals []string
+		lit  string
+		hit  bool
+	}{
+		{[]string{`C:\Windows\PERFC.DAT`}, `\perfc.dat`, true},
+		{[]string{`C:\Windows\perfc.da`, `x`}, `\perfc.dat`, false},
+		{[]string{`short`, `...\perfc.dat...`}, `\perfc.dat`, true},
+		{[]string{`.dat`}, `\perfc.dat`, false},
+	} {
+		hit, ok := containsFoldAnchored(tc.vals, tc.lit, foldAnchor(tc.lit), true)
+		if !ok || hit != tc.hit {
+			t.Errorf("containsFoldAnchored(%q, %q) = %v, %v; want %v", tc.vals, tc.lit, hit, ok, tc.hit)
+		}
+	}
+}

@@ -54,7 +54,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // (KeyID, KeyTime, ...) fill the event's typed parts; a reserved value that
 // does not parse is kept as an ordinary field so that nothing is lost.
 func DecodeJSON(b []byte) (Event, error) {
-	d := decoder{buf: b}
+	// One copy of the input backs every key and value that needs no
+	// unescaping: substrings of it cost no allocation.
+	d := decoder{buf: b, src: string(b)}
 	var ev Event
 	d.skipSpace()
 	if d.pos >= len(d.buf) {
@@ -139,6 +141,7 @@ func parseTime(s string) (time.Time, error) {
 
 type decoder struct {
 	buf    []byte
+	src    string // the same bytes as buf, as a string
 	pos    int
 	fields *Fields
 	inList bool // inside an array: values are added, not set
@@ -335,6 +338,9 @@ func (d *decoder) num() (string, error) {
 			return "", d.errf("invalid number")
 		}
 	}
+	if d.src != "" {
+		return d.src[start:d.pos], nil
+	}
 	return string(d.buf[start:d.pos]), nil
 }
 
@@ -350,6 +356,9 @@ func (d *decoder) str() (string, error) {
 			d.pos++
 			if !utf8.Valid(s) {
 				return string([]rune(string(s))), nil // replace invalid bytes with U+FFFD
+			}
+			if d.src != "" {
+				return d.src[start : d.pos-1], nil
 			}
 			return string(s), nil
 		}

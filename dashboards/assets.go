@@ -96,9 +96,12 @@ func loadCatalogues(a *assets) (map[string]catalogue, error) {
 	return out, nil
 }
 
+// pageNames are the templates, one per page.
+var pageNames = []string{"login", "password", "live", "error", "incidents", "incident", "search", "dashboards", "rules"}
+
 func loadTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "password", "live", "error"} {
+	for _, name := range pageNames {
 		t, err := template.ParseFS(webFS, "web/templates/layout.html", "web/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
@@ -146,6 +149,28 @@ type page struct {
 	RoleKey                string
 	Error                  string // a catalogue key
 	First, Masked          bool
+	// Nav is the console page shown, for the navigation; ID the incident
+	// of the incident page.
+	Nav, ID string
+	// CanWork: the role may change incidents and saved searches.
+	CanWork bool
+}
+
+// navItem is one link of the console's navigation.
+type navItem struct {
+	Name, Href, Key, Shortcut string
+}
+
+// Nav lists the console's pages in the order of the navigation; the
+// shortcut is the key after "g".
+func (page) NavItems() []navItem {
+	return []navItem{
+		{"live", "/", "nav.live", "l"},
+		{"incidents", "/incidents", "nav.incidents", "i"},
+		{"search", "/search", "nav.search", "s"},
+		{"dashboards", "/dashboards", "nav.dashboards", "d"},
+		{"rules", "/rules", "nav.rules", "r"},
+	}
 }
 
 type langLink struct {

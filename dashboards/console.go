@@ -167,6 +167,11 @@ func (c *Console) PublishIncident(inc event.Incident) error {
 // Handler returns the console's routes:
 //
 //	GET  /                    the live view (a session; else to /login)
+//	GET  /incidents           the incident queue
+//	GET  /incidents/{id}      one incident
+//	GET  /search              event search
+//	GET  /dashboards          charts for the wall screen
+//	GET  /rules               the loaded rules and the rejected ones
 //	GET  /login, POST /login  sign in
 //	POST /logout              sign out
 //	GET  /password, POST /password   change the password (forced at first login)
@@ -180,7 +185,12 @@ func (c *Console) Handler() http.Handler {
 	open.HandleFunc("GET /assets/{hash}/{file...}", c.assets.serve)
 
 	authed := http.NewServeMux()
-	authed.HandleFunc("GET /{$}", c.livePage)
+	authed.HandleFunc("GET /{$}", c.consolePage("live", "live.title"))
+	authed.HandleFunc("GET /incidents", c.consolePage("incidents", "incidents.title"))
+	authed.HandleFunc("GET /incidents/{id}", c.consolePage("incident", "incident.title"))
+	authed.HandleFunc("GET /search", c.consolePage("search", "search.title"))
+	authed.HandleFunc("GET /dashboards", c.consolePage("dashboards", "dashboards.title"))
+	authed.HandleFunc("GET /rules", c.consolePage("rules", "rules.title"))
 	authed.HandleFunc("POST /logout", c.logout)
 	authed.HandleFunc("GET /password", c.passwordPage)
 	authed.HandleFunc("POST /password", c.changePassword)
@@ -343,28 +353,36 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-func (c *Console) livePage(w http.ResponseWriter, r *http.Request) {
-	if c.switchLang(w, r) {
-		return
+// consolePage serves one page of the console to a session that may read:
+// the page is a shell that its script fills from the API. What the role
+// may do decides which controls the page shows; the API refuses the rest.
+func (c *Console) consolePage(name, titleKey string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c.switchLang(w, r) {
+			return
+		}
+		p, ok := c.session(w, r)
+		if !ok {
+			return
+		}
+		if p.MustChangePassword {
+			http.Redirect(w, r, "/password", http.StatusSeeOther)
+			return
+		}
+		if !p.Can(identity.PermRead) {
+			pg := c.newPage(r, "error.title")
+			pg.Error = "error.forbidden"
+			c.render(w, http.StatusForbidden, "error", pg)
+			return
+		}
+		pg := c.newPage(r, titleKey)
+		pg.Nav = name
+		pg.CSRF, pg.Username, pg.RoleKey = p.CSRF, p.Name, "role."+string(p.Role)
+		pg.Masked = !p.Can(identity.PermSeePersonalData)
+		pg.CanWork = p.Can(identity.PermWorkIncidents)
+		pg.ID = r.PathValue("id")
+		c.render(w, http.StatusOK, name, pg)
 	}
-	p, ok := c.session(w, r)
-	if !ok {
-		return
-	}
-	if p.MustChangePassword {
-		http.Redirect(w, r, "/password", http.StatusSeeOther)
-		return
-	}
-	if !p.Can(identity.PermRead) {
-		pg := c.newPage(r, "error.title")
-		pg.Error = "error.forbidden"
-		c.render(w, http.StatusForbidden, "error", pg)
-		return
-	}
-	pg := c.newPage(r, "live.title")
-	pg.CSRF, pg.Username, pg.RoleKey = p.CSRF, p.Name, "role."+string(p.Role)
-	pg.Masked = !p.Can(identity.PermSeePersonalData)
-	c.render(w, http.StatusOK, "live", pg)
 }
 
 // snapshot is GET /console/live.json: the stream position, then the recent

@@ -369,8 +369,13 @@ func TestCatalogues(t *testing.T) {
 	// Keys built at run time: titles, errors, roles, levels, statuses.
 	for _, k := range []string{"login.title", "password.title", "live.title", "error.title", "login.bad", "login.locked",
 		"login.expired", "error.internal", "password.mismatch", "password.same", "password.weak", "password.bad",
-		"error.forbidden", "error.notfound", "status.connecting", "status.live", "status.offline"} {
+		"error.forbidden", "error.notfound", "status.connecting", "status.live", "status.offline",
+		"incidents.title", "incident.title", "search.title", "dashboards.title", "rules.title",
+		"entity.host", "entity.user", "entity.database", "entity.source_ip", "history.status", "history.assignee"} {
 		used[k] = true
+	}
+	for _, n := range (page{}).NavItems() {
+		used[n.Key] = true
 	}
 	for _, r := range identity.Roles() {
 		used["role."+string(r)] = true
@@ -397,7 +402,7 @@ func TestRenderedPagesHaveNoMissingKeys(t *testing.T) {
 	e := newEnv(t, Config{})
 	c := e.console
 	for _, lang := range []string{"vi", "en"} {
-		for _, name := range []string{"login", "password", "live", "error"} {
+		for _, name := range pageNames {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.AddCookie(&http.Cookie{Name: langCookie, Value: lang})
 			p := c.newPage(r, name+".title")

@@ -6,14 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/identity"
 	"github.com/danang-soc/vigil/internal/store"
-	"github.com/google/go-cmp/cmp"
+	"github.com/danang-soc/vigil/internal/testenv"
 )
 
 // consoleData stores events, alerts and incidents as the pipeline would,
@@ -271,4 +278,237 @@ func TestConsoleAPI(t *testing.T) {
 			t.Errorf("an empty bulk change: %d, want 400", code)
 		}
 	})
+}
+
+// The analyst console in real headless Chromium against the whole server.
+// Screenshots go to t.ArtifactDir(): kept with
+// `go test -run TestBrowserConsole -artifacts -outputdir DIR ./internal/server`.
+
+func chromium(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Chromium; skipped with -short")
+	}
+	path := os.Getenv("VIGIL_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		testenv.Missing(t, "Chromium is not installed at %s (apt-get install chromium): %v", path, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1440, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second) // a hang guard
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	return ctx
+}
+
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b tab) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(b.t.ArtifactDir(), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+	b.t.Logf("screenshot: %s", p)
+}
+
+func (b tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.shot("failure")
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b tab) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.shot("failure")
+		b.t.Fatalf("reading %s: %v", sel, err)
+	}
+	return s
+}
+
+// wait polls a JavaScript condition; it survives a navigation meanwhile.
+func (b tab) wait(what, js string) {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		var ok bool
+		if ok, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => { try { return !!(`+js+`); } catch { return false; } })()`)); err == nil && ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.shot("failure")
+	b.t.Fatalf("%s: not after 30s (%v)", what, err)
+}
+
+func (b tab) wantText(sel string, want ...string) {
+	b.t.Helper()
+	got := b.text(sel)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			b.t.Errorf("%s shows %q, want it to contain %q", sel, got, w)
+		}
+	}
+}
+
+// TestBrowserConsole is an analyst's shift in short: sign in, watch the
+// live view while an attack arrives (no reload), open the incident, assign
+// it, add a note, search the events, look at the dashboards and the rules,
+// switch to English.
+func TestBrowserConsole(t *testing.T) {
+	ctx := chromium(t)
+	ts := startTest(t, Config{}, false)
+	if _, err := ts.ident.CreateUser(context.Background(), "minh", "mật khẩu thử nghiệm dài", identity.RoleAnalyst); err != nil {
+		t.Fatal(err)
+	}
+	b := tab{t, ctx}
+	b.do("open the login page", chromedp.Navigate(ts.base+"/login"))
+	b.do("sign in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "minh"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "mật khẩu thử nghiệm dài"),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)))
+	b.do("wait until live", chromedp.WaitVisible(chromedp.CSS(`#live-status[data-state="live"]`)))
+	b.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.vigilMark = 1`))
+
+	// The attack arrives while the page is open.
+	start := time.Now()
+	if err := ts.runDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.wait("an alert arrives", `document.querySelectorAll('#alerts tbody tr').length > 0`)
+	t.Logf("first alert shown %v after the attack was ingested", time.Since(start).Round(time.Millisecond))
+	b.wait("the incident arrives", `document.querySelector('#incidents tbody tr td.title a') !== null`)
+	if mark, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.vigilMark || 0`)); err != nil || mark != 1 {
+		t.Errorf("the page was reloaded (mark %d, %v)", mark, err)
+	}
+	b.wantText("#alerts tbody", demoHost)
+	b.shot("1-live")
+
+	// The incident queue, filtered to critical, keyboard to the incident.
+	b.do("open the queue", chromedp.Navigate(ts.base+"/incidents?severity=critical"))
+	b.wait("the queue lists the incident", `document.querySelectorAll('#queue tbody tr').length === 1`)
+	b.wantText("#queue tbody", demoHost, "Nghiêm trọng")
+	b.shot("2-queue")
+	b.do("move with j and open with Enter", chromedp.KeyEvent("j"), chromedp.KeyEvent("\r"))
+	b.wait("the incident page", `!document.getElementById('incident').hidden && document.querySelectorAll('#timeline > li').length >= 8`)
+	b.wantText("#inc-title", demoHost)
+	b.wantText("#tactics", "Đánh cắp thông tin xác thực")
+	b.wantText("#entities", demoAttacker)
+
+	// Assign to me, add a note: both show up, in the history too.
+	b.do("assign to me", chromedp.Click(chromedp.CSS(`#assign-me`)))
+	b.wait("assigned", `document.getElementById('inc-assignee').textContent === 'minh'`)
+	const note = "Đã chặn 203.0.113.45 tại tường lửa; đang kiểm tra svc_backup."
+	b.do("add a note", chromedp.SendKeys(chromedp.CSS(`#note-text`), note), chromedp.Click(chromedp.CSS(`#note-form button`)))
+	b.wait("the note shows", `document.getElementById('notes').textContent.includes('svc_backup')`)
+	b.wantText("#history", "minh", "người xử lý")
+	b.do("open an alert's events", chromedp.Click(chromedp.CSS(`#timeline > li button`)))
+	b.wait("its events show", `document.querySelectorAll('#timeline ol.events li.event').length > 0`)
+	b.shot("3-incident")
+	inc, err := ts.store.Incidents(context.Background(), store.IncidentQuery{})
+	if err != nil || len(inc.Items) != 1 || inc.Items[0].Assignee != "minh" {
+		t.Errorf("stored incidents %+v, %v: want one assigned to minh", inc.Items, err)
+	}
+
+	// Search: field suggestions, histogram, results, a raw record.
+	b.do("open search", chromedp.Navigate(ts.base+"/search"))
+	b.wait("search ready", `document.querySelector('#histogram .uplot') !== null`)
+	b.do("type a field", chromedp.SendKeys(chromedp.CSS(`#q`), "source.i"))
+	b.wait("suggestions", `!document.getElementById('suggestions').hidden && document.getElementById('suggestions').textContent.includes('source.ip')`)
+	b.do("accept the suggestion", chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.Enter))
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#q`))); v != "source.ip:" {
+		t.Errorf("query after the suggestion %q, want source.ip:", v)
+	}
+	b.do("finish the query", chromedp.SendKeys(chromedp.CSS(`#q`), demoAttacker+` AND message:"password authentication failed"`+kb.Enter))
+	b.wait("results", `document.getElementById('hits').textContent === '8' && document.querySelectorAll('#results tr.result').length === 8`)
+	b.do("open a record", chromedp.Click(chromedp.CSS(`#results tr.result`)))
+	b.wantText("#results tr.detail:not([hidden])", "source.ip", demoAttacker, "password authentication failed")
+	if href, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#export`), "href")); !strings.Contains(href.Value, "/api/v1/events/export?q=source.ip") {
+		t.Errorf("export link %q does not carry the query", href.Value)
+	}
+	b.shot("4-search")
+
+	// Dashboards and rules.
+	b.do("open the dashboards", chromedp.Navigate(ts.base+"/dashboards"))
+	b.wait("charts drawn", `document.querySelectorAll('.uplot').length === 2 && document.querySelectorAll('#fleet tbody tr.fresh-ok').length > 0`)
+	b.wantText("#top-host", demoHost)
+	b.wantText("#attack", "Đánh cắp thông tin xác thực", "T1110")
+	b.shot("5-dashboards")
+	b.do("wall mode", chromedp.Click(chromedp.CSS(`#wall`)))
+	b.wait("wall charts drawn", `document.body.classList.contains('wall') && document.querySelectorAll('.uplot').length === 2`)
+	b.shot("5-dashboards-wall")
+	b.do("open the rules", chromedp.Navigate(ts.base+"/rules"))
+	b.wait("rules listed", `document.querySelectorAll('#rules tbody tr').length > 10`)
+	if hits, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#rules tbody tr td.num`))); hits == "0" {
+		t.Errorf("the rule with most alerts shows %s hits", hits)
+	}
+	b.shot("6-rules")
+
+	// English.
+	b.do("switch to English", chromedp.Click(chromedp.CSS(`a[hreflang="en"]`)))
+	b.wait("English", `document.documentElement.lang === 'en' && document.querySelectorAll('#rules tbody tr').length > 10`)
+	b.wantText("nav.pages", "Incidents", "Search", "Dashboards", "Rules")
+	b.wantText("h1", "Detection rules")
+	b.do("back to the incident", chromedp.Navigate(ts.base+"/incidents?status=new,acknowledged,investigating"))
+	b.wait("the queue in English", `document.querySelectorAll('#queue tbody tr').length === 1`)
+	b.wantText("#queue tbody", "Critical", "minh")
+	b.shot("7-queue-en")
+}
+
+// TestBrowserViewerCannotAct: a viewer sees the incident but no control
+// that changes it, and the server refuses the change anyway.
+func TestBrowserViewerCannotAct(t *testing.T) {
+	ctx := chromium(t)
+	ts := startTest(t, Config{}, false)
+	d := seedConsole(t, ts, 1)
+	if _, err := ts.ident.CreateUser(context.Background(), "lan", "mật khẩu thử nghiệm dài", identity.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	b := tab{t, ctx}
+	b.do("open the login page", chromedp.Navigate(ts.base+"/login?lang=en"))
+	b.do("sign in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "lan"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "mật khẩu thử nghiệm dài"),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)))
+	b.do("wait until live", chromedp.WaitVisible(chromedp.CSS(`#live-status[data-state="live"]`)))
+	b.do("open the incident", chromedp.Navigate(ts.base+"/incidents/"+d.incidents[0].ID.String()))
+	b.wait("the incident", `!document.getElementById('incident').hidden`)
+	b.wantText("#entities", "0******456")
+	for _, sel := range []string{"#status-form", "#assign-form", "#note-form", "#suppress-form"} {
+		if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`)); n != 0 {
+			t.Errorf("a viewer sees %s", sel)
+		}
+	}
+	// Forged from the page with the session's own CSRF token: still refused.
+	code, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => (await fetch('/api/v1/incidents/`+d.incidents[0].ID.String()+
+		`', {method: 'PATCH', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': document.body.dataset.csrf}, body: '{"assignee":"lan"}'})).status)()`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || code != 403 {
+		t.Errorf("a viewer's PATCH from the page: %d, %v; want 403", code, err)
+	}
+	b.shot("viewer-incident")
 }

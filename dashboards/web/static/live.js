@@ -64,7 +64,11 @@ function renderIncidents() {
     tr.dataset.id = i.id;
     if (state.fresh.has(i.id)) tr.className = 'fresh';
     levelCell(tr, i.severity);
-    cell(tr, i.title, 'title');
+    const title = cell(tr, '', 'title');
+    const a = document.createElement('a');
+    a.href = `/incidents/${encodeURIComponent(i.id)}`;
+    a.textContent = i.title ?? '';
+    title.append(a);
     cell(tr, t(`incident.${i.status}`), `incident-status incident-${i.status}`);
     cell(tr, String(i.alert_count ?? 0), 'num');
     cell(tr, when(i.last_seen), 'time');

@@ -20,6 +20,13 @@ export class LiveStream {
     this.connect();
   }
 
+  // startFresh follows the stream from the hub's current position, for a
+  // page that loads its own state and needs only what happens next.
+  startFresh() {
+    this.fresh = true;
+    this.connect();
+  }
+
   // advance moves the position forward (a newer snapshot).
   advance(seq, epoch) {
     if (epoch !== this.epoch || seq > this.seq) {
@@ -31,8 +38,8 @@ export class LiveStream {
   connect() {
     this.h.onStatus('connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = new URLSearchParams({ since: String(this.seq), epoch: this.epoch });
-    const ws = new WebSocket(`${proto}//${location.host}/api/v1/stream?${q}`);
+    const q = this.fresh ? '' : `?${new URLSearchParams({ since: String(this.seq), epoch: this.epoch })}`;
+    const ws = new WebSocket(`${proto}//${location.host}/api/v1/stream${q}`);
     ws.onmessage = (ev) => this.handle(JSON.parse(ev.data));
     ws.onclose = () => {
       this.h.onStatus('offline');
@@ -45,6 +52,10 @@ export class LiveStream {
     switch (m.type) {
       case 'hello':
         this.epoch = m.data.epoch;
+        if (this.fresh) {
+          this.fresh = false;
+          this.seq = m.seq;
+        }
         this.retry = 0;
         this.h.onStatus('live');
         return;

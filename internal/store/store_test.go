@@ -44,7 +44,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), FileName)
 	cfg := Config{Path: path}.withDefaults()
-	db, err := openDB(cfg, false)
+	db, err := openDB(cfg, modeWrite)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -378,6 +378,10 @@ type keywordNode struct {
 	// trapFree[i]: strs[i] has no i, k or s, the letters that runes
 	// outside ASCII fold to, so raw text needs no check for such runes.
 	trapFree []bool
+	// minRaw[i] is the fewest raw bytes a value that matches strs[i] can
+	// have (lower-casing may turn two bytes into three): most fields of
+	// an event (ids, levels, flags) are too short to be searched at all.
+	minRaw []int
 }
 
 func (n *keywordNode) eval(c *evalCtx) bool {
@@ -403,9 +407,16 @@ func (n *keywordNode) one(c *evalCtx, i int) bool {
 	if !n.cased && m.kind == strContains {
 		anchor = n.anchors[i]
 	}
+	need := n.minRaw[i]
 	for idx := range c.e.Fields {
-		if c.e.Fields[idx].Value.Kind == event.KindNull {
+		switch v := &c.e.Fields[idx].Value; v.Kind {
+		case event.KindNull:
 			continue
+		case event.KindList:
+		default:
+			if len(v.Str) < need {
+				continue
+			}
 		}
 		if anchor >= 0 {
 			hit, ok := containsFoldAnchored(c.raw(idx), m.s, anchor, n.trapFree[i])

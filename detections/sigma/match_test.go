@@ -194,6 +194,20 @@ keywords_cmdlet:
         - ' -ExternalUrl '
 condition: keywords_cmdlet`, []*event.Event{ev("Payload", "Set-OabVirtualDirectory -ExternalUrl http://x"), ev("A", "OabVirtualDirectory", "B", " -externalurl ")},
 			[]*event.Event{ev("Payload", "Set-OabVirtualDirectory")}},
+		{"keywords skip only values too short to match", `
+keywords:
+    - 'ⱥⱥⱥ*x?'
+condition: keywords`, []*event.Event{
+			// Three two-byte runes lower-case to three three-byte ones:
+			// 8 raw bytes hold the 11 bytes of the folded keyword.
+			ev("Short", "1", "Path", "\u023A\u023A\u023Axy"),
+			ev("List", []string{"a", "ⱥⱥⱥxy"}),
+		}, []*event.Event{ev("Path", "\u023A\u023A\u023Ax"), ev("Path", "ⱥⱥ")}},
+		{"cased keywords skip short values", `
+keywords:
+    '|cased':
+        - 'Evil'
+condition: keywords`, []*event.Event{ev("A", "Evil", "B", "x")}, []*event.Event{ev("A", "Evi", "B", "evil")}},
 	})
 }
 

@@ -239,6 +239,13 @@ func (cp *compiler) keywords(line int, vals []value, mods []string, ms modSet) (
 		n.strs = append(n.strs, m)
 		n.anchors = append(n.anchors, foldAnchor(m.s))
 		n.trapFree = append(n.trapFree, !strings.ContainsAny(m.s, "iks"))
+		need := m.minBytes()
+		if !ms.cased {
+			// A rune of two bytes may lower-case to three: a raw value
+			// of fewer than 2/3 of the bytes cannot match.
+			need = (2*need + 2) / 3
+		}
+		n.minRaw = append(n.minRaw, need)
 	}
 	return n, nil
 }

@@ -190,6 +190,23 @@ func newStrMatcher(p pattern) strMatcher {
 	return strMatcher{kind: strGlob, glob: p}
 }
 
+// minBytes is the fewest bytes a value that matches can have.
+func (m *strMatcher) minBytes() int {
+	if m.kind != strGlob {
+		return len(m.s)
+	}
+	n := 0
+	for _, x := range m.glob {
+		switch x.wild {
+		case 0:
+			n += len(x.lit)
+		case '?':
+			n++
+		}
+	}
+	return n
+}
+
 func (m *strMatcher) match(v string) bool {
 	switch m.kind {
 	case strExact:

@@ -199,22 +199,21 @@ func (s *Server) eventFields(w http.ResponseWriter, r *http.Request) {
 
 // overview is what the dashboards page shows.
 type overview struct {
-	Events     store.Histogram          `json:"events"`
-	Alerts     store.Histogram          `json:"alerts"`
-	Top        map[string][]store.Count `json:"top"`
-	Attack     []store.TagCount         `json:"attack"`
-	Fleet      []store.SourceSeen       `json:"fleet"`
-	FleetSince time.Time                `json:"fleet_since"`
-	Now        time.Time                `json:"now"`
+	Events store.Histogram          `json:"events"`
+	Alerts store.Histogram          `json:"alerts"`
+	Top    map[string][]store.Count `json:"top"`
+	Attack []store.TagCount         `json:"attack"`
+	Fleet  []store.SourceSeen       `json:"fleet"`
+	// FleetComplete is false while the fleet list is still catching up
+	// with the stored events (the first calls over a large store).
+	FleetComplete bool      `json:"fleet_complete"`
+	Now           time.Time `json:"now"`
 }
-
-// fleetWindow is how far back the fleet view looks for log sources.
-const fleetWindow = 7 * 24 * time.Hour
 
 // overview answers GET /api/v1/overview?from=&to=&buckets=: events by
 // source and alerts by level over time, the top rules, hosts, users,
 // databases and source addresses of the alerts, ATT&CK counts, and every
-// log source seen in the last week with its freshness.
+// log source ever seen with its freshness, stalest first.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	sp, err := s.spanParams(r)
 	if err != nil {
@@ -223,7 +222,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	now := s.opts.Now().UTC()
-	out := overview{Top: map[string][]store.Count{}, Now: now, FleetSince: now.Add(-fleetWindow)}
+	out := overview{Top: map[string][]store.Count{}, Now: now}
 	if out.Events, err = s.store.EventRate(ctx, sp); err != nil {
 		s.storeError(w, err)
 		return
@@ -250,7 +249,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if out.Fleet, err = s.store.Fleet(ctx, out.FleetSince); err != nil {
+	if out.Fleet, out.FleetComplete, err = s.store.Fleet(ctx, time.Time{}); err != nil {
 		s.storeError(w, err)
 		return
 	}

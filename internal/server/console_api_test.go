@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -511,4 +516,172 @@ func TestBrowserViewerCannotAct(t *testing.T) {
 		t.Errorf("a viewer's PATCH from the page: %d, %v; want 403", code, err)
 	}
 	b.shot("viewer-incident")
+}
+
+// Benchmarks of the console's first pages, measured at the server: the
+// HTTP handler from authentication to the last byte of JSON, over a store
+// filled beforehand (and reopened, so that its planner statistics are
+// fresh, as after a restart).
+//
+//	go test -run '^$' -bench BenchmarkConsole -benchtime 20x ./internal/server -console.events 1000000
+
+var benchConsoleEvents = flag.Int("console.events", 1_000_000, "events in the store that BenchmarkConsoleSearch searches")
+
+// benchServer opens a server over dir with fill run on its store first.
+func consoleBenchServer(b *testing.B, fill func(ctx context.Context, st *store.Store) error) (http.Handler, string) {
+	b.Helper()
+	ctx := context.Background()
+	data := filepath.Join(b.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, store.Config{Path: filepath.Join(data, store.FileName)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := fill(ctx, st); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("store filled in %v", time.Since(start).Round(time.Millisecond))
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(ctx, Config{Data: data, Listen: "127.0.0.1:0"}, Options{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	tok, err := s.ident.CreateToken(ctx, "bench", identity.RoleViewer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.routes(), tok
+}
+
+func consoleBenchGet(b *testing.B, h http.Handler, tok, path string) {
+	b.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		b.Fatalf("GET %s: %d %s", path, w.Code, w.Body.String())
+	}
+}
+
+// BenchmarkConsoleIncidentQueue: the queue's first page over 100,000
+// incidents, as the console asks for it (masked for a viewer).
+func BenchmarkConsoleIncidentQueue(b *testing.B) {
+	h, tok := consoleBenchServer(b, func(ctx context.Context, st *store.Store) error {
+		statuses := []event.Status{event.StatusNew, event.StatusAcknowledged, event.StatusInvestigating, event.StatusResolved, event.StatusFalsePositive}
+		t0 := time.Now().Add(-100_000 * time.Minute)
+		for i := range 100_000 {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			inc := event.Incident{ID: event.NewID(at), Title: fmt.Sprintf("Brute force on db%02d", i%20), Severity: event.Level(1 + (i/5)%5),
+				Status: statuses[i%len(statuses)], Assignee: []string{"", "lan", "minh"}[i%3], Key: fmt.Sprintf("host=db%02d", i%20),
+				Created: at, Updated: at.Add(time.Duration(i%7) * time.Hour), FirstSeen: at, LastSeen: at.Add(time.Minute),
+				AlertCount: 1 + i%4, System: fmt.Sprintf("sys%d", i%10), Tactics: []string{"attack.credential-access"},
+				Entities: []event.Entity{{Kind: "host", Value: fmt.Sprintf("db%02d", i%20)}, {Kind: "user", Value: "0905123456"}}}
+			if err := st.UpsertIncident(ctx, inc, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, q := range []string{
+		"status=new,acknowledged,investigating&sort=updated",
+		"status=new,acknowledged,investigating&sort=severity",
+		"status=new&severity=high",
+		"assignee=lan&status=new,acknowledged,investigating",
+		"system=sys3",
+		"status=resolved,false_positive&sort=created",
+	} {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				consoleBenchGet(b, h, tok, "/api/v1/incidents?limit=50&"+q)
+			}
+		})
+	}
+}
+
+// BenchmarkConsoleSearch: the search page's first requests (the first
+// page of events and the histogram) and the dashboards' overview over
+// -console.events events spread over 30 days.
+func BenchmarkConsoleSearch(b *testing.B) {
+	n := *benchConsoleEvents
+	now := time.Now().UTC()
+	h, tok := consoleBenchServer(b, func(ctx context.Context, st *store.Store) error {
+		r := rand.New(rand.NewPCG(1, 2))
+		users := []string{"app", "postgres", "nguyenvana", "tranthib", "backup", "report"}
+		ops := []string{"SELECT", "INSERT", "UPDATE", "DELETE", "COPY"}
+		step := 30 * 24 * time.Hour / time.Duration(n)
+		start := now.Add(-30 * 24 * time.Hour)
+		batch := make([]event.Event, 0, 5000)
+		for i := range n {
+			at := start.Add(time.Duration(i) * step)
+			host := fmt.Sprintf("db%02d", r.IntN(20))
+			e := event.Event{ID: event.NewID(at), Time: at, Received: at, Source: event.LogSource{Product: []string{"postgresql", "mysql"}[r.IntN(2)], Category: "database"}}
+			e.Fields.SetString("host.name", host)
+			e.Fields.SetString("user.name", users[r.IntN(len(users))])
+			e.Fields.SetString("source.ip", fmt.Sprintf("10.0.%d.%d", r.IntN(4), r.IntN(250)))
+			if r.IntN(20) == 0 {
+				e.Fields.SetString("event.outcome", "failure")
+				e.Fields.SetString("message", "password authentication failed for user \""+users[r.IntN(len(users))]+"\"")
+			} else {
+				op := ops[r.IntN(len(ops))]
+				e.Fields.SetString("event.outcome", "success")
+				e.Fields.SetString("db.operation", op)
+				e.Fields.SetString("db.name", []string{"citizens", "tax", "hr"}[r.IntN(3)])
+				e.Fields.SetString("db.statement", fmt.Sprintf("%s * FROM t_%d WHERE id = %d", op, r.IntN(100), r.IntN(100000)))
+				e.Fields.Set("db.response.rows", event.Int(int64(r.IntN(5000))))
+			}
+			batch = append(batch, e)
+			if len(batch) == cap(batch) || i == n-1 {
+				if _, err := st.WriteEvents(ctx, batch); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		return nil
+	})
+	day := url.Values{"from": {now.Add(-24 * time.Hour).Format(time.RFC3339)}, "to": {now.Format(time.RFC3339)}}.Encode()
+	hour := url.Values{"from": {now.Add(-time.Hour).Format(time.RFC3339)}, "to": {now.Format(time.RFC3339)}}.Encode()
+	// The fleet list folds the stored events in over its first calls:
+	// measure that catching up once, then the steady state.
+	start := time.Now()
+	for calls := 1; ; calls++ {
+		req := httptest.NewRequest("GET", "/api/v1/overview?"+hour, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var o struct {
+			FleetComplete bool `json:"fleet_complete"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &o); err != nil || w.Code != 200 {
+			b.Fatalf("overview: %d %s", w.Code, w.Body.String())
+		}
+		if o.FleetComplete {
+			b.Logf("the fleet list caught up with %d events in %d calls, %v", n, calls, time.Since(start).Round(time.Millisecond))
+			break
+		}
+	}
+	for _, tc := range []struct{ name, path string }{
+		{"page all", "/api/v1/events?limit=50&" + day},
+		{"page host", "/api/v1/events?limit=50&q=host.name:db07&" + day},
+		{"page phrase", "/api/v1/events?limit=50&q=" + url.QueryEscape(`message:"password authentication failed"`) + "&" + day},
+		{"page fields", "/api/v1/events?limit=50&q=" + url.QueryEscape("user.name:nguyenvana AND db.name:citizens AND NOT source.ip:10.0.1.*") + "&" + day},
+		{"histogram all", "/api/v1/events/histogram?buckets=60&" + day},
+		{"histogram host", "/api/v1/events/histogram?buckets=60&q=host.name:db07&" + day},
+		{"histogram phrase", "/api/v1/events/histogram?buckets=60&q=" + url.QueryEscape(`message:"password authentication failed"`) + "&" + day},
+		{"overview hour", "/api/v1/overview?buckets=60&" + hour},
+		{"fields", "/api/v1/events/fields"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				consoleBenchGet(b, h, tok, tc.path)
+			}
+		})
+	}
 }

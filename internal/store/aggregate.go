@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,9 @@ import (
 // counts, ATT&CK tag counts, the freshness of every log source, rule hits
 // and saved searches. Each is one bounded SQL statement over the indexed
 // columns; the time bounds are the caller's, so that a dashboard over the
-// last hour never reads the year behind it.
+// last hour never reads the year behind it. The fleet list is the
+// exception: it is kept in the state table and folded in from the events
+// stored since it was last read.
 
 // MaxBuckets bounds the buckets of one histogram or rate.
 const MaxBuckets = 500
@@ -141,6 +144,24 @@ func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogra
 		return h, err
 	}
 	tr := translator{q: q, now: s.cfg.Now()}
+	if _, err := tr.node(node); err != nil {
+		return h, err
+	}
+	// A common full-text expression filters the scan of the span's events
+	// instead of driving it, and is read only from the span's first event
+	// on (as Events does in its windows).
+	var common map[string]bool
+	if len(tr.matches) > 0 {
+		if common, err = s.commonMatches(ctx, tr.matches); err != nil {
+			return h, err
+		}
+	}
+	tr = translator{q: q, now: s.cfg.Now(), common: common}
+	if len(common) > 0 {
+		if tr.minSeq, err = s.spanMinSeq(ctx, sp); err != nil {
+			return h, err
+		}
+	}
 	where, err := tr.node(node)
 	if err != nil {
 		return h, err
@@ -160,9 +181,39 @@ func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogra
 	return h, nil
 }
 
-// SourceKey names a log source as the console shows it:
+// sourceKeySQL names a log source as the console shows it:
 // product/category/service, empty parts left out.
-const sourceKeySQL = `trim(e.product || '/' || e.category || '/' || e.service, '/')`
+const sourceKeySQL = `trim(replace(e.product || '/' || e.category || '/' || e.service, '//', '/'), '/')`
+
+// sourceKey is sourceKeySQL in Go.
+func sourceKey(product, category, service string) string {
+	parts := make([]string, 0, 3)
+	for _, p := range []string{product, category, service} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// spanScan bounds the events spanMinSeq reads to find the span's first.
+const spanScan = 2_000_000
+
+// spanMinSeq returns the smallest seq of the events in the span, or 0 when
+// the span holds none or more than spanScan (then a bound saves little).
+func (s *Store) spanMinSeq(ctx context.Context, sp Span) (int64, error) {
+	var lo sql.NullInt64
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT min(seq), count(*) FROM (SELECT seq FROM events WHERE time >= ? AND time < ? LIMIT ?)`,
+		sp.From.UnixNano(), sp.To.UnixNano(), spanScan).Scan(&lo, &n)
+	if err != nil {
+		return 0, fmt.Errorf("counting events over time: %w", err)
+	}
+	if n >= spanScan || !lo.Valid {
+		return 0, nil
+	}
+	return lo.Int64, nil
+}
 
 // EventRate counts events per bucket of sp by log source (product,
 // category, service), by event time.
@@ -314,40 +365,165 @@ func (s *Store) AttackCounts(ctx context.Context, since time.Time) ([]TagCount, 
 type SourceSeen struct {
 	Host     string    `json:"host"`
 	Source   string    `json:"source"` // product/category/service
-	Events   int64     `json:"events"`
-	Last     time.Time `json:"last"`     // newest event time
-	Received time.Time `json:"received"` // when the newest arrived
+	Events   int64     `json:"events"` // since it was first seen
+	First    time.Time `json:"first"`  // when it was first received
+	Last     time.Time `json:"last"`   // the newest event time
+	Received time.Time `json:"received"`
 }
 
-// MaxFleet bounds the rows of Fleet.
-const MaxFleet = 2000
+// MaxFleet bounds the sources Fleet keeps and lists.
+const MaxFleet = 5000
 
-// Fleet lists every host and log source that sent events with a time
-// since since, with the newest event time and the latest arrival, stalest
-// first. A source silent since before since is not listed: the window is
-// the caller's (the console asks for a week).
-func (s *Store) Fleet(ctx context.Context, since time.Time) ([]SourceSeen, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT e.host, `+sourceKeySQL+` AS src, count(*), max(e.time), max(e.received)
-		FROM events e WHERE e.time >= ? GROUP BY e.host, src ORDER BY max(e.received), e.host, src LIMIT ?`, nanos(since), MaxFleet)
+// foldChunk bounds the events one call of Fleet folds in: a store that has
+// not been folded for long (the first call over a full store) catches up
+// over several calls instead of holding a reader for minutes.
+const foldChunk = 250_000
+
+// fleetKey is the state key of the fleet list.
+const fleetKey = "console/fleet"
+
+// fleetState is the fleet list and the seq of the last event folded in.
+type fleetState struct {
+	Mark    int64        `json:"mark"`
+	Sources []SourceSeen `json:"sources"`
+}
+
+// Fleet lists every host and log source that has sent events, stalest
+// first, with the newest event time and the latest arrival: a source that
+// fell silent stays on the list, which is what a fleet view is for.
+// Sources whose latest arrival is before since are left out (zero: none).
+// The list is kept in the state table and brought up to date with the
+// events stored since the last call (at most foldChunk of them per call),
+// so it costs nothing on the write path; caughtUp reports whether every
+// stored event is folded in. Beyond MaxFleet sources, the stalest go.
+func (s *Store) Fleet(ctx context.Context, since time.Time) (out []SourceSeen, caughtUp bool, err error) {
+	st, caughtUp, err := s.foldSources(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing log sources: %w", err)
+		return nil, false, err
 	}
-	defer rows.Close()
-	out := []SourceSeen{}
-	for rows.Next() {
-		var f SourceSeen
-		var last, recv int64
-		if err := rows.Scan(&f.Host, &f.Source, &f.Events, &last, &recv); err != nil {
-			return nil, fmt.Errorf("listing log sources: %w", err)
+	out = make([]SourceSeen, 0, len(st.Sources))
+	for _, f := range st.Sources {
+		if !f.Received.Before(since) {
+			out = append(out, f)
 		}
-		f.Last, f.Received = fromNanos(last), fromNanos(recv)
-		out = append(out, f)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing log sources: %w", err)
-	}
-	return out, nil
+	return out, caughtUp, nil
 }
+
+func (s *Store) fleetState(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (fleetState, error) {
+	var st fleetState
+	var blob []byte
+	err := q.QueryRowContext(ctx, `SELECT value FROM state WHERE key = ?`, fleetKey).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(blob, &st); err != nil {
+		return st, fmt.Errorf("decoding the fleet list: %w", err)
+	}
+	return st, nil
+}
+
+// foldSources adds the events stored after the mark to the fleet list and
+// moves the mark. The events are counted on a reader; the write applies
+// the counts only if no other call moved the mark meanwhile.
+func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
+	st, err := s.fleetState(ctx, s.r)
+	if err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	var top int64
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&top); err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	if top <= st.Mark {
+		return st, true, nil
+	}
+	upto := min(top, st.Mark+foldChunk)
+	rows, err := s.r.QueryContext(ctx, `SELECT host, product, category, service, count(*), min(received), max(time), max(received)
+		FROM events WHERE seq > ? AND seq <= ? GROUP BY host, product, category, service`, st.Mark, upto)
+	if err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	// Hosts and sources compare without case, as the event columns do.
+	index := make(map[string]int, len(st.Sources))
+	for i, f := range st.Sources {
+		index[strings.ToLower(f.Host+"\x00"+f.Source)] = i
+	}
+	mark := st.Mark
+	for rows.Next() {
+		var host, product, category, service string
+		var n, first, last, recv int64
+		if err := rows.Scan(&host, &product, &category, &service, &n, &first, &last, &recv); err != nil {
+			rows.Close()
+			return st, false, fmt.Errorf("folding log sources: %w", err)
+		}
+		src := sourceKey(product, category, service)
+		k := strings.ToLower(host + "\x00" + src)
+		i, ok := index[k]
+		if !ok {
+			st.Sources = append(st.Sources, SourceSeen{Host: host, Source: src, First: fromNanos(first)})
+			i = len(st.Sources) - 1
+			index[k] = i
+		}
+		f := &st.Sources[i]
+		f.Events += n
+		if t := fromNanos(last); t.After(f.Last) {
+			f.Last = t
+		}
+		if t := fromNanos(recv); t.After(f.Received) {
+			f.Received = t
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	sort.Slice(st.Sources, func(i, j int) bool {
+		a, b := st.Sources[i], st.Sources[j]
+		if !a.Received.Equal(b.Received) {
+			return a.Received.Before(b.Received)
+		}
+		return a.Host+"\x00"+a.Source < b.Host+"\x00"+b.Source
+	})
+	if len(st.Sources) > MaxFleet {
+		st.Sources = st.Sources[len(st.Sources)-MaxFleet:]
+	}
+	st.Mark = upto
+	blob, err := json.Marshal(st)
+	if err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := s.fleetState(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if cur.Mark != mark {
+			return errFolded
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO state (key, value, updated) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated`, fleetKey, blob, nanos(s.cfg.Now()))
+		return err
+	})
+	if errors.Is(err, errFolded) {
+		// Another call folded these events: read what it wrote.
+		if st, err = s.fleetState(ctx, s.r); err != nil {
+			return st, false, fmt.Errorf("folding log sources: %w", err)
+		}
+		return st, st.Mark >= top, nil
+	}
+	if err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	return st, upto == top, nil
+}
+
+var errFolded = errors.New("folded meanwhile")
 
 // RuleHits returns, per rule id, how many alerts it raised and when last
 // (the time of the last alert's event).

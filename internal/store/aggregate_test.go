@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,24 +204,47 @@ func TestAttackCounts(t *testing.T) {
 func TestFleetAndRuleHits(t *testing.T) {
 	s := aggStore(t)
 	ctx := context.Background()
-	fleet, err := s.Fleet(ctx, t0)
-	if err != nil {
-		t.Fatal(err)
+	fleet, caughtUp, err := s.Fleet(ctx, time.Time{})
+	if err != nil || !caughtUp {
+		t.Fatalf("Fleet: %v, caught up %v", err, caughtUp)
 	}
 	byKey := map[string]SourceSeen{}
 	for _, f := range fleet {
 		byKey[f.Host+" "+f.Source] = f
 	}
-	web := byKey["web01 mysql/database"]
-	if diff := cmp.Diff(SourceSeen{Host: "web01", Source: "mysql/database", Events: 1, Last: t0.Add(90 * time.Minute), Received: t0.Add(90*time.Minute + time.Second)}, web); diff != "" {
+	at := t0.Add(90 * time.Minute)
+	web := SourceSeen{Host: "web01", Source: "mysql/database", Events: 1, First: at.Add(time.Second), Last: at, Received: at.Add(time.Second)}
+	if diff := cmp.Diff(web, byKey["web01 mysql/database"]); diff != "" {
 		t.Errorf("web01 (-want +got):\n%s", diff)
 	}
 	if fleet[len(fleet)-1] != web {
 		t.Errorf("the freshest source %+v is not last", fleet[len(fleet)-1])
 	}
-	later, err := s.Fleet(ctx, t0.Add(time.Hour))
-	if err != nil || len(later) != 1 {
+	if later, _, err := s.Fleet(ctx, t0.Add(time.Hour)); err != nil || len(later) != 1 {
 		t.Errorf("Fleet(an hour on) = %v, %v; want only web01", later, err)
+	}
+
+	// New events are folded in at the next call, once; hosts compare
+	// without case, as the events' columns do.
+	my := event.LogSource{Product: "mysql", Category: "database"}
+	more := []event.Event{
+		mkEvent(at.Add(time.Hour), my, "host.name", "WEB01", "message", "select 2"),
+		mkEvent(at.Add(2*time.Hour), event.LogSource{Product: "linux", Service: "sshd"}, "host.name", "bastion", "message", "Accepted publickey"),
+	}
+	if _, err := s.WriteEvents(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if fleet, _, err = s.Fleet(ctx, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []SourceSeen{
+		{Host: "web01", Source: "mysql/database", Events: 2, First: at.Add(time.Second), Last: at.Add(time.Hour), Received: at.Add(time.Hour + time.Second)},
+		{Host: "bastion", Source: "linux/sshd", Events: 1, First: at.Add(2*time.Hour + time.Second), Last: at.Add(2 * time.Hour), Received: at.Add(2*time.Hour + time.Second)},
+	}
+	if diff := cmp.Diff(want, fleet); diff != "" {
+		t.Errorf("Fleet after more events (-want +got):\n%s", diff)
 	}
 
 	hits, err := s.RuleHits(ctx)
@@ -288,5 +312,40 @@ func TestSavedSearches(t *testing.T) {
 	}
 	if err := s.DeleteSearch(ctx, a.ID); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("deleting twice: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestEventHistogramCommonWord: a word in more than commonThreshold events
+// is searched from the span's first event on; the counts stay exact.
+func TestEventHistogramCommonWord(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	var evs []event.Event
+	for i := range 2 * commonThreshold {
+		msg := "password authentication failed"
+		if i%4 == 0 {
+			msg = "connection authorized"
+		}
+		evs = append(evs, mkEvent(t0.Add(time.Duration(i)*10*time.Second), pg, "host.name", "db01", "message", msg))
+	}
+	if _, err := s.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := s.NewSpan(t0.Add(10*time.Hour), t0.Add(20*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int64, sp.Buckets)
+	for _, e := range evs {
+		if !e.Time.Before(sp.From) && e.Time.Before(sp.To) && strings.Contains(e.Fields.Str("message"), "failed") {
+			want[e.Time.Sub(sp.From)/sp.Step]++
+		}
+	}
+	h, err := s.EventHistogram(ctx, `message:"authentication failed"`, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, h.Series[0].Counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }

@@ -99,6 +99,7 @@ async function refresh() {
     bars('top-database', o.top.database ?? [], undefined, search('db.name'));
     heatmap(o.attack ?? []);
     fleet(o.fleet ?? [], o.now);
+    $('fleet-partial').hidden = o.fleet_complete !== false;
     $('updated').textContent = `${t('dashboards.updated')} ${when(o.now)}`;
     $('dash-error').hidden = true;
   } catch (err) {

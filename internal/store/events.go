@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,52 +23,73 @@ const FieldStatement = "db.statement"
 var ErrNoID = errors.New("no id")
 
 // insertChunk is how many events one INSERT statement carries: fewer
-// statements cost less than the rows they carry (16 parameters a row).
+// statements cost less than the rows they carry (17 parameters a row).
 const insertChunk = 64
 
 // WriteEvents stores a batch in one transaction and returns how many were
 // new. Writing an event whose ID is already stored does nothing, so that
-// re-delivery from the bus never makes a duplicate.
+// re-delivery from the bus never makes a duplicate. The text of the new
+// events is indexed beside them, on the text file's own connection (see
+// text.go); WriteEvents returns once both are committed.
 func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted int, err error) {
 	for i := range batch {
 		if batch[i].ID.IsZero() {
 			return 0, fmt.Errorf("writing events: event %d: %w", i, ErrNoID)
 		}
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, text: make([]byte, 0, 64<<10)}
-		flush := func() error {
-			if w.texts == 0 {
-				return nil
-			}
-			w.text[len(w.text)-1] = ']' // over the last comma
-			if _, err := tx.StmtContext(ctx, s.insFTS).ExecContext(ctx, string(w.text)); err != nil {
-				return fmt.Errorf("indexing events: %w", err)
-			}
-			w.text, w.texts = w.text[:0], 0
-			return nil
+	s.textMu.Lock()
+	defer s.textMu.Unlock()
+	if s.textBehind {
+		if err := s.repairText(ctx); err != nil {
+			return 0, fmt.Errorf("writing events: %w", err)
 		}
+	}
+	texts := make(chan []byte, 2)
+	commit := make(chan bool, 1)
+	indexed := make(chan error, 1)
+	err = s.write(ctx, func(tx *sql.Tx) (err error) {
+		// Seqs are given here, never again, whether or not the commit
+		// succeeds: text indexed for an event whose commit is lost then
+		// never names another.
+		base := s.seq + 1
+		s.seq += int64(len(batch))
+		upTo := s.seq
+		go func() { indexed <- s.indexText(ctx, texts, commit, nil, upTo) }()
+		defer func() {
+			close(texts)
+			commit <- err == nil
+		}()
+		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, text: make([]byte, 0, 64<<10)}
 		for len(batch) > 0 {
 			n := min(len(batch), insertChunk)
-			k, err := w.chunk(ctx, batch[:n])
+			k, err := w.chunk(ctx, batch[:n], base)
 			if err != nil {
 				return err
 			}
 			inserted += k
-			batch = batch[n:]
+			batch, base = batch[n:], base+int64(n)
 			// The batch's text goes to FTS5 in as few statements as memory
 			// allows: FTS5 writes one new segment per statement, and many
 			// small segments cost merges.
 			if w.texts >= ftsChunk {
-				if err := flush(); err != nil {
-					return err
-				}
+				texts <- closeText(w.text)
+				w.text, w.texts = make([]byte, 0, 64<<10), 0
 			}
 		}
-		return flush()
+		if w.texts > 0 {
+			texts <- closeText(w.text)
+		}
+		return nil
 	})
+	terr := <-indexed
 	if err != nil {
 		return 0, fmt.Errorf("writing events: %w", err)
+	}
+	if terr != nil {
+		// The events are stored without their text: the next write indexes
+		// it from their documents first.
+		s.textBehind = true
+		return 0, fmt.Errorf("writing events: %w", terr)
 	}
 	return inserted, nil
 }
@@ -80,7 +100,7 @@ type eventWriter struct {
 	args []any
 	full *sql.Stmt // prepared for insertChunk rows
 	// text is a JSON array of [seq, message, statement] of the texts of new
-	// events, each followed by a comma; texts counts them.
+	// events being built (appendText); texts counts them.
 	text  []byte
 	texts int
 }
@@ -89,11 +109,9 @@ type eventWriter struct {
 const ftsChunk = 10000
 
 const (
-	insertEventsSQL = `INSERT OR IGNORE INTO events (id, time, received, product, category, service, host, doc,
+	insertEventsSQL = `INSERT OR IGNORE INTO events (seq, id, time, received, product, category, service, host, doc,
 		user_name, source_ip, event_action, event_outcome, db_name, db_user, db_operation, db_rows) VALUES `
-	insertEventRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-	insertFTSSQL   = `INSERT INTO events_fts (rowid, message, statement)
-		SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`
+	insertEventRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 func rowsSQL(prefix, row, suffix string, n int) string {
@@ -109,8 +127,9 @@ func rowsSQL(prefix, row, suffix string, n int) string {
 	return b.String()
 }
 
-// chunk inserts events with one statement and indexes the new ones.
-func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error) {
+// chunk inserts events, the first with seq base and each next with the
+// next seq, with one statement, and gathers the text of the new ones.
+func (w *eventWriter) chunk(ctx context.Context, evs []event.Event, base int64) (int, error) {
 	w.buf = w.buf[:0]
 	w.args = w.args[:0]
 	ends := make([]int, len(evs))
@@ -122,7 +141,7 @@ func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error)
 	start := 0
 	for i := range evs {
 		e := &evs[i]
-		w.args = append(w.args, e.ID[:], nanos(e.Time), nanos(e.Received),
+		w.args = append(w.args, base+int64(i), e.ID[:], nanos(e.Time), nanos(e.Received),
 			e.Source.Product, e.Source.Category, e.Source.Service, hostOf(e), docs[start:ends[i]])
 		for _, h := range hotFields {
 			w.args = append(w.args, hotValue(e.Fields.Get(h.field)))
@@ -134,51 +153,35 @@ func (w *eventWriter) chunk(ctx context.Context, evs []event.Event) (int, error)
 	if len(evs) == insertChunk {
 		rows, err = w.tx.StmtContext(ctx, w.full).QueryContext(ctx, w.args...)
 	} else {
-		rows, err = w.tx.QueryContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq, id", len(evs)), w.args...)
+		rows, err = w.tx.QueryContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq", len(evs)), w.args...)
 	}
 	if err != nil {
 		return 0, err
 	}
-	// RETURNING names the rows that were new, in no promised order.
-	news := make(map[event.ID]int64, len(evs))
+	// RETURNING names the rows that were new, in no promised order; a
+	// duplicate inside the chunk is not.
+	var isNew [insertChunk]bool
+	inserted := 0
 	for rows.Next() {
 		var seq int64
-		var id []byte
-		if err := rows.Scan(&seq, &id); err != nil {
+		if err := rows.Scan(&seq); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		news[event.ID(id)] = seq
+		isNew[seq-base] = true
+		inserted++
 	}
 	if err := rows.Close(); err != nil {
 		return 0, err
 	}
-	inserted := len(news)
-	if inserted == 0 {
-		return 0, nil
-	}
-	// Gather the text of the new events for the full-text index.
 	for i := range evs {
-		seq, ok := news[evs[i].ID]
-		if !ok {
+		if !isNew[i] {
 			continue
 		}
-		delete(news, evs[i].ID) // a duplicate inside the chunk is indexed once
-		msg, stmt := evs[i].Fields.Str(event.FieldMessage), evs[i].Fields.Str(FieldStatement)
-		if msg == "" && stmt == "" {
-			continue
+		n := len(w.text)
+		if w.text = appendText(w.text, base+int64(i), &evs[i]); len(w.text) != n {
+			w.texts++
 		}
-		if w.texts == 0 {
-			w.text = append(w.text, '[')
-		}
-		w.texts++
-		w.text = append(w.text, '[')
-		w.text = strconv.AppendInt(w.text, seq, 10)
-		w.text = append(w.text, ',')
-		w.text = event.AppendString(w.text, foldText(msg))
-		w.text = append(w.text, ',')
-		w.text = event.AppendString(w.text, foldText(stmt))
-		w.text = append(w.text, "],"...)
 	}
 	return inserted, nil
 }

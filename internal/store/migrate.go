@@ -158,6 +158,12 @@ CREATE TABLE saved_searches (
 	created INTEGER NOT NULL
 );
 `,
+	7: `
+-- The full-text index moves to a file of its own, written beside the
+-- events (text.go); Open rebuilds it there from the documents.
+DROP TRIGGER events_fts_delete;
+DROP TABLE events_fts;
+`,
 }
 
 // SchemaVersion is the schema version this code writes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -91,8 +92,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 		return st, fmt.Errorf("pruning: %w", err)
 	}
 	if freeBefore > 0 {
-		if _, err := s.w.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
-			return st, fmt.Errorf("vacuuming: %w", err)
+		for _, db := range []*sql.DB{s.w, s.t} {
+			if _, err := db.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+				return st, fmt.Errorf("vacuuming: %w", err)
+			}
 		}
 	}
 	used, freeAfter, err := s.size(ctx)
@@ -107,32 +110,53 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 }
 
 // deleteEvents deletes up to pruneBatch of the oldest unprotected events
-// matching cond in one transaction.
+// matching cond in one transaction, then their text. Text left by a crash
+// in between matches no event (see text.go) and only takes room.
 func (s *Store) deleteEvents(ctx context.Context, cond string, args ...any) (int64, error) {
+	s.textMu.Lock()
+	defer s.textMu.Unlock()
 	var n int64
+	seqs := []byte{'['}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
+		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq IN (
 			SELECT seq FROM events WHERE `+cond+` AND NOT `+protected+`
-			ORDER BY time LIMIT `+fmt.Sprint(pruneBatch)+`)`, args...)
+			ORDER BY time LIMIT `+fmt.Sprint(pruneBatch)+`) RETURNING seq`, args...)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			if n++; n > 1 {
+				seqs = append(seqs, ',')
+			}
+			seqs = strconv.AppendInt(seqs, seq, 10)
+		}
+		return rows.Err()
 	})
-	return n, err
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, s.writeText(ctx, textBatch{delete: append(seqs, ']')})
 }
 
-// size returns the bytes of the database in use and free (pages in the
-// free list), as the writer sees them.
+// size returns the bytes of the database and its text file in use and free
+// (pages in the free lists), as their writers see them.
 func (s *Store) size(ctx context.Context) (used, free int64, err error) {
-	var pages, freePages, pageSize int64
-	err = s.w.QueryRowContext(ctx, `SELECT p.page_count, f.freelist_count, s.page_size
-		FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s`).Scan(&pages, &freePages, &pageSize)
-	if err != nil {
-		return 0, 0, err
+	for _, db := range []*sql.DB{s.w, s.t} {
+		var pages, freePages, pageSize int64
+		err = db.QueryRowContext(ctx, `SELECT p.page_count, f.freelist_count, s.page_size
+			FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s`).Scan(&pages, &freePages, &pageSize)
+		if err != nil {
+			return 0, 0, err
+		}
+		used += (pages - freePages) * pageSize
+		free += freePages * pageSize
 	}
-	return (pages - freePages) * pageSize, freePages * pageSize, nil
+	return used, free, nil
 }
 
 // Stats counts what the store holds, for metrics.
@@ -157,6 +181,15 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("counting the store: %w", err)
 	}
+	// The text file: its pragmas take no schema as functions.
+	var n [3]int64
+	for i, p := range []string{"page_count", "freelist_count", "page_size"} {
+		if err := s.r.QueryRowContext(ctx, `PRAGMA text.`+p).Scan(&n[i]); err != nil {
+			return st, fmt.Errorf("counting the store: %w", err)
+		}
+	}
+	st.Bytes += (n[0] - n[1]) * n[2]
+	st.FreeBytes += n[1] * n[2]
 	return st, nil
 }
 

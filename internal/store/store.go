@@ -9,7 +9,9 @@
 // Layout: an event is stored as its JSON (event.AppendJSON) beside columns
 // for its ID, times, log source, host and a few hot fields that analysts
 // filter on most; message and db.statement are indexed word by word in
-// FTS5. translate.go says how each kind of field is searched.
+// FTS5, in a second file (TextPath) that its own connection writes beside
+// the events (text.go). translate.go says how each kind of field is
+// searched. Back up both files together.
 //
 // Durability: the database runs with synchronous=NORMAL: a committed write
 // survives the process being killed, and a power cut may lose the last
@@ -22,8 +24,9 @@
 // Concurrency: a *Store is safe for concurrent use. Writes go through one
 // connection and are serialised; reads use a bounded pool of read-only
 // connections and see a consistent snapshot per call, never blocked by the
-// writer. A goroutine that the Store owns from Open to Close checkpoints
-// the write-ahead log on a connection of its own, beside the writer.
+// writer. WriteEvents indexes text on a goroutine of its own and returns
+// after it. A goroutine that the Store owns from Open to Close checkpoints
+// the write-ahead logs on a connection of its own, beside the writers.
 package store
 
 import (
@@ -34,9 +37,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
-
-	_ "modernc.org/sqlite" // driver "sqlite"
 )
 
 // FileName is the store's database file inside the data directory.
@@ -153,8 +155,16 @@ type Store struct {
 	cfg Config
 	w   *sql.DB // one connection: every write
 	r   *sql.DB // read-only pool
-	ck  *sql.DB // one connection: checkpoints, beside the writer
+	t   *sql.DB // one connection: the text file's writer (text.go)
+	ck  *sql.DB // one connection: checkpoints, beside the writers
 	log *slog.Logger
+
+	// textMu serialises WriteEvents and the text work of Prune whole, text
+	// included; it guards seq, the highest seq given to an event, and
+	// textBehind, set when events were stored without their text.
+	textMu     sync.Mutex
+	seq        int64
+	textBehind bool
 
 	// kick asks the checkpointer for a checkpoint after a commit; stop
 	// ends it and ckDone is closed when it has.
@@ -180,19 +190,28 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("migrating %s: %w", cfg.Path, err)
 	}
-	r, err := openDB(cfg, modeRead)
+	s := &Store{cfg: cfg, w: w, log: cfg.Log}
+	indexed, err := s.openText(ctx)
 	if err != nil {
-		w.Close()
-		return nil, err
-	}
-	s := &Store{cfg: cfg, w: w, r: r, log: cfg.Log}
-	if _, err := w.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("optimizing %s: %w", cfg.Path, err)
+		return nil, err
 	}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.seq, err = s.catchUpText(ctx, indexed); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.seq = max(s.seq, indexed)
+	if s.r, err = openDB(cfg, modeRead); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if _, err := w.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("optimizing %s: %w", cfg.Path, err)
 	}
 	if s.ck, err = openDB(cfg, modeCheckpoint); err != nil {
 		s.Close()
@@ -223,11 +242,19 @@ func (s *Store) checkpointer(ctx context.Context) {
 	}
 }
 
+// kickCheckpoint asks the checkpointer for a checkpoint.
+func (s *Store) kickCheckpoint() {
+	select {
+	case s.kick <- struct{}{}:
+	default: // one is already asked for
+	}
+}
+
 // Connection modes of openDB.
 const (
 	modeWrite      = iota // the writer: one connection
-	modeRead              // the read-only pool
-	modeCheckpoint        // the checkpointer: one connection that writes nothing
+	modeRead              // the read-only pool, with the text file attached
+	modeCheckpoint        // the checkpointer: one connection that writes nothing, with the text file attached
 )
 
 // walBackstop is the size of the write-ahead log, in pages, from which the
@@ -268,10 +295,14 @@ func openDB(cfg Config, mode int) (*sql.DB, error) {
 	for _, p := range pragmas {
 		dsn += "&_pragma=" + p
 	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", cfg.Path, err)
+	c := connector{dsn: dsn}
+	switch mode {
+	case modeRead:
+		c.setup = attachText(abs, cache/1024, readerMmap)
+	case modeCheckpoint:
+		c.setup = attachText(abs, cache/1024, 0)
 	}
+	db := sql.OpenDB(c)
 	if mode == modeRead {
 		db.SetMaxOpenConns(cfg.Readers)
 		db.SetMaxIdleConns(cfg.Readers)
@@ -290,10 +321,10 @@ func openDB(cfg Config, mode int) (*sql.DB, error) {
 
 func (s *Store) prepare(ctx context.Context) error {
 	var err error
-	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq, id", insertChunk)); err != nil {
+	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq", insertChunk)); err != nil {
 		return fmt.Errorf("preparing event insert: %w", err)
 	}
-	if s.insFTS, err = s.w.PrepareContext(ctx, insertFTSSQL); err != nil {
+	if s.insFTS, err = s.t.PrepareContext(ctx, insertFTSSQL); err != nil {
 		return fmt.Errorf("preparing full-text insert: %w", err)
 	}
 	return nil
@@ -317,12 +348,15 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
-	if s.w != nil {
+	for _, db := range []*sql.DB{s.t, s.w} {
+		if db == nil {
+			continue
+		}
 		// Fold the WAL back into the database so that the file stands alone.
-		if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			errs = append(errs, err)
 		}
-		errs = append(errs, s.w.Close())
+		errs = append(errs, db.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("closing store: %w", err)
@@ -353,10 +387,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default: // a checkpoint is already asked for
-	}
+	s.kickCheckpoint()
 	return nil
 }
 

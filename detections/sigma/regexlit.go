@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -52,7 +53,8 @@ func reqLits(re *syntax.Regexp, depth int) ([]string, bool) {
 		}
 		return all, true
 	case syntax.OpConcat:
-		// Runs of adjacent literals make the longest needles; any one
+		// Runs of adjacent literals and small classes make the longest
+		// needles (`\.[ "']` is one of `. `, `."` and `.'`); any one
 		// child's requirement also holds for the whole.
 		var best []string
 		found := false
@@ -64,26 +66,75 @@ func reqLits(re *syntax.Regexp, depth int) ([]string, bool) {
 				best, found = l, true
 			}
 		}
-		var run strings.Builder
+		var run []string // the run's alternatives so far, folded
+		extend := func(alts []string) {
+			if len(run) == 0 {
+				run = alts
+				return
+			}
+			if len(run)*len(alts) > maxRunAlts {
+				consider(run)
+				run = alts
+				return
+			}
+			next := make([]string, 0, len(run)*len(alts))
+			for _, r := range run {
+				for _, a := range alts {
+					next = append(next, r+a)
+				}
+			}
+			run = next
+		}
 		for _, s := range re.Sub {
 			if s.Op == syntax.OpLiteral {
-				run.WriteString(string(s.Rune))
+				extend([]string{foldString(string(s.Rune))})
 				continue
 			}
-			if run.Len() > 0 {
-				consider([]string{foldString(run.String())})
-				run.Reset()
+			if alts := classAlts(s); alts != nil {
+				extend(alts)
+				continue
 			}
+			consider(run)
+			run = nil
 			if l, ok := reqLits(s, depth+1); ok {
 				consider(l)
 			}
 		}
-		if run.Len() > 0 {
-			consider([]string{foldString(run.String())})
-		}
+		consider(run)
 		return best, found
 	}
 	return nil, false
+}
+
+// maxRunAlts bounds the alternatives of a run of literals and classes.
+const maxRunAlts = 16
+
+// classAlts returns the folded runes of a character class of at most four
+// runes (after folding), or nil.
+func classAlts(re *syntax.Regexp) []string {
+	if re.Op != syntax.OpCharClass {
+		return nil
+	}
+	n := 0
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		n += int(re.Rune[i+1]-re.Rune[i]) + 1
+		if n > 8 {
+			return nil
+		}
+	}
+	var alts []string
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+			f := foldString(string(r))
+			if !slices.Contains(alts, f) {
+				alts = append(alts, f)
+			}
+		}
+	}
+	if len(alts) == 0 || len(alts) > 4 {
+		return nil
+	}
+	return alts
 }
 
 func minStrLen(ls []string) int {

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,10 @@ func TestRegexPrefilter(t *testing.T) {
 		lits   []string
 		minLen int
 	}{
-		{`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, nil, 6},
+		{`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, []string{". ", `."`, ".'"}, 6},
+		{`(?i)cmd[ /]c`, []string{"cmd c", "cmd/c"}, 5},
+		{`(?i)x[a-z]yz`, []string{"yz"}, 4},
+		{`ab[cC]D`, []string{"abcd"}, 4},
 		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, nil, 82},
 		{`(?i)powershell.+-enc`, []string{"powershell"}, 15},
 		{`nbtstat\s+-n`, []string{"nbtstat"}, 10},
@@ -21,7 +25,7 @@ func TestRegexPrefilter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		lits, _ := regexNeedles(tc.expr)
-		if len(lits) != len(tc.lits) || (len(lits) > 0 && lits[0] != tc.lits[0]) {
+		if !slices.Equal(lits, tc.lits) {
 			t.Errorf("regexNeedles(%q) = %q, want %q", tc.expr, lits, tc.lits)
 		}
 		if got := regexRequiredSeq(tc.expr); tc.expr == `\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}` && len(got) != 3 {
@@ -40,6 +44,8 @@ func FuzzRegexPrefilter(f *testing.F) {
 	f.Add(`(?i)Power(Shell|Sh)`, "POWERSH")
 	f.Add(`\s[a-fA-F0-9]{8}\s`, " 0123abcd ")
 	f.Add(`x[0-9]{8,}y`, "x123456789y")
+	f.Add(`\\[a-z]{1,3}\.[a-z]{1,6}\.[ "']{1}`, `run \a.b.' now`)
+	f.Add(`(?i)cmd[ /]\x{212A}`, "CMD/k")
 	f.Fuzz(func(t *testing.T, expr, s string) {
 		re, err := regexp.Compile(expr)
 		if err != nil {

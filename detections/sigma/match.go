@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -569,8 +570,14 @@ func (c *evalCtx) lowerRaw() string {
 
 // fold lower-cases s into the scratch buffer; the result stays valid for
 // this evaluation (a grown buffer leaves earlier strings on the old one).
+// ASCII text is handled eight bytes at a time.
 func (c *evalCtx) fold(s string) string {
 	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if w := load64(s, i); w&hiBits != 0 || upperBits(w) != 0 {
+			break
+		}
+	}
 	for ; i < len(s); i++ {
 		b := s[i]
 		if b >= utf8.RuneSelf || ('A' <= b && b <= 'Z') {
@@ -582,13 +589,18 @@ func (c *evalCtx) fold(s string) string {
 	}
 	start := len(c.buf)
 	c.buf = append(c.buf, s...) // room for the ASCII case; runes may grow it
-	out := c.buf[start+i:]
-	j := 0
+	out := c.buf[start:]
+	for ; i+8 <= len(s); i += 8 {
+		w := load64(s, i)
+		if w&hiBits != 0 {
+			break
+		}
+		binary.LittleEndian.PutUint64(out[i:], w|upperBits(w)>>2)
+	}
 	for ; i < len(s); i++ {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			out[j] = lowerASCII[b]
-			j++
+			out[i] = lowerASCII[b]
 			continue
 		}
 		// Leave the fast path: finish rune by rune with append.
@@ -611,6 +623,17 @@ func (c *evalCtx) fold(s string) string {
 		return bufString(c.buf[start:])
 	}
 	return bufString(c.buf[start:])
+}
+
+const hiBits = 0x8080808080808080
+
+// upperBits has the top bit set in every byte of w (all of them ASCII)
+// that is an upper-case letter: shifted right by two, it is the bit that
+// lower-cases it.
+func upperBits(w uint64) uint64 {
+	geA := w + 0x3f3f3f3f3f3f3f3f // top bit set from 'A' (0x41) up
+	gtZ := w + 0x2525252525252525 // top bit set from '[' (0x5B) up
+	return geA &^ gtZ & hiBits
 }
 
 var lowerASCII = func() (t [utf8.RuneSelf]byte) {

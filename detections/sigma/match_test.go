@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode/utf8"
 
 	"github.com/danang-soc/vigil/event"
 )
@@ -602,4 +603,47 @@ func TestFoldAnchor(t *testing.T) {
 			t.Errorf("containsFoldAnchored(%q, %q) = %v, %v; want %v", tc.vals, tc.lit, hit, ok, tc.hit)
 		}
 	}
+}
+
+// foldRef is fold written rune by rune, as the reference for the
+// word-at-a-time version.
+func foldRef(s string) string {
+	var b []byte
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[i])
+		} else {
+			lr, _ := foldsSpecially(r)
+			b = utf8.AppendRune(b, lr)
+		}
+		i += size
+	}
+	return string(b)
+}
+
+func TestFold(t *testing.T) {
+	for _, s := range []string{
+		"", "a", "A", "C:\\Windows\\System32\\CMD.EXE", "already lower case, long enough to take words",
+		"@[`{ZAza", "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f\x00",
+		"MIXED Case Then \u0130 Dotted I, Kelvin \u212A, long s \u017F, \xff invalid, then ASCII AGAIN",
+		"ÄÖÜ", "12345678ABCDEFGH\u023A",
+	} {
+		var c evalCtx
+		if got, want := c.fold(s), foldRef(s); got != want {
+			t.Errorf("fold(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzFold(f *testing.F) {
+	f.Add("C:\\Windows\\System32\\CMD.EXE /c ECHO")
+	f.Add("Ünïcode AND ASCII \u212A")
+	f.Fuzz(func(t *testing.T, s string) {
+		var c evalCtx
+		c.fold("SOME EARLIER VALUE") // the scratch buffer holds more than one
+		if got, want := c.fold(s), foldRef(s); got != want {
+			t.Errorf("fold(%q) = %q, want %q", s, got, want)
+		}
+	})
 }

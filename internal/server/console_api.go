@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,7 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, name := range extra {
-			if name = strings.TrimSpace(name); name != "" && !contains(cols, name) {
+			if name = strings.TrimSpace(name); name != "" && !slices.Contains(cols, name) {
 				cols = append(cols, name)
 			}
 		}
@@ -175,15 +176,6 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // eventFields answers GET /api/v1/events/fields: the field names of recent

@@ -171,9 +171,24 @@ function wire() {
   });
 }
 
+// keys: a assigns to me, n writes a note, u goes back to the queue.
+function keys() {
+  document.addEventListener('keydown', (ev) => {
+    if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const tag = ev.target?.tagName;
+    if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') return;
+    if (ev.key === 'u') location.assign('/incidents');
+    else if (ev.key === 'a' && me.canWork) $('assign-me').click();
+    else if (ev.key === 'n' && me.canWork) $('note-text').focus();
+    else return;
+    ev.preventDefault();
+  });
+}
+
 async function main() {
   await start();
   wire();
+  keys();
   await reload();
   follow((m) => {
     if (m.type === 'incident' && m.data.id === id) reload();

@@ -441,13 +441,20 @@ func reverse(s string) string {
 }
 
 // trie is a byte trie walked from one end of a value: every pattern that
-// is a prefix of the walk is found.
+// is a prefix of the walk is found. A node with many edges (the root, the
+// node after ".exe" in a trie of reversed file names) has a complete row of
+// 256 targets; the others list their few edges.
 type trie struct {
 	edgeStart []int32 // per node
 	edgeByte  []byte
 	edgeNext  []int32
+	row       []int32   // per node: offset of its complete row in rows, or -1
+	rows      []int32   // complete rows: target per byte, or -1
 	out       [][]int32 // per node: needle ids ending here
 }
+
+// trieRowEdges is the number of edges from which a node gets a complete row.
+const trieRowEdges = 8
 
 func newTrie(pats []string, ids []int32) *trie {
 	type tn struct {
@@ -468,7 +475,7 @@ func newTrie(pats []string, ids []int32) *trie {
 		}
 		nodes[s].out = append(nodes[s].out, ids[i])
 	}
-	t := &trie{edgeStart: make([]int32, len(nodes)+1), out: make([][]int32, len(nodes))}
+	t := &trie{edgeStart: make([]int32, len(nodes)+1), row: make([]int32, len(nodes)), out: make([][]int32, len(nodes))}
 	for i, n := range nodes {
 		t.edgeStart[i] = int32(len(t.edgeByte))
 		keys := make([]int, 0, len(n.kids))
@@ -480,6 +487,17 @@ func newTrie(pats []string, ids []int32) *trie {
 			t.edgeByte = append(t.edgeByte, byte(b))
 			t.edgeNext = append(t.edgeNext, n.kids[byte(b)])
 		}
+		t.row[i] = -1
+		if len(keys) >= trieRowEdges {
+			t.row[i] = int32(len(t.rows))
+			for b := 0; b < 256; b++ {
+				nx, ok := n.kids[byte(b)]
+				if !ok {
+					nx = -1
+				}
+				t.rows = append(t.rows, nx)
+			}
+		}
 		t.out[i] = n.out
 	}
 	t.edgeStart[len(nodes)] = int32(len(t.edgeByte))
@@ -487,6 +505,9 @@ func newTrie(pats []string, ids []int32) *trie {
 }
 
 func (t *trie) step(s int32, b byte) int32 {
+	if r := t.row[s]; r >= 0 {
+		return t.rows[r+int32(b)]
+	}
 	for e := t.edgeStart[s]; e < t.edgeStart[s+1]; e++ {
 		if t.edgeByte[e] == b {
 			return t.edgeNext[e]
@@ -502,7 +523,9 @@ func (t *trie) walkPrefix(v string, hits []int32) []int32 {
 		if s = t.step(s, v[i]); s < 0 {
 			break
 		}
-		hits = append(hits, t.out[s]...)
+		if o := t.out[s]; len(o) > 0 {
+			hits = append(hits, o...)
+		}
 	}
 	return hits
 }
@@ -514,7 +537,9 @@ func (t *trie) walkSuffix(v string, hits []int32) []int32 {
 		if s = t.step(s, v[i]); s < 0 {
 			break
 		}
-		hits = append(hits, t.out[s]...)
+		if o := t.out[s]; len(o) > 0 {
+			hits = append(hits, o...)
+		}
 	}
 	return hits
 }
@@ -523,7 +548,9 @@ func (t *trie) walkSuffix(v string, hits []int32) []int32 {
 func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
 	if sc.needsLow {
 		for _, v := range c.lower(idx) {
-			hits = append(hits, sc.exact[v]...)
+			if ids := sc.exact[v]; len(ids) > 0 {
+				hits = append(hits, ids...)
+			}
 			if sc.prefix != nil {
 				hits = sc.prefix.walkPrefix(v, hits)
 			}

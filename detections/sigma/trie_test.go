@@ -1,0 +1,51 @@
+package sigma
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestTrie compares the trie walks with a plain search over every pattern,
+// on tries with nodes of few edges and of complete rows.
+func TestTrie(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(alphabet string, n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for _, alphabet := range []string{"ab", `abcdefghijklmnopqrstuvwxyz.\`, "\x00\x7f\x80\xff"} {
+		var pats []string
+		var ids []int32
+		for i := range 300 {
+			pats = append(pats, word(alphabet, 1+rng.IntN(5)))
+			ids = append(ids, int32(i))
+		}
+		tr := newTrie(pats, ids)
+		for range 2000 {
+			v := word(alphabet, rng.IntN(9))
+			var wantPre, wantSuf []int32
+			for i, p := range pats {
+				if strings.HasPrefix(v, p) {
+					wantPre = append(wantPre, ids[i])
+				}
+				if strings.HasPrefix(reverse(v), p) {
+					wantSuf = append(wantSuf, ids[i])
+				}
+			}
+			gotPre, gotSuf := tr.walkPrefix(v, nil), tr.walkSuffix(v, nil)
+			slices.Sort(gotPre)
+			slices.Sort(gotSuf)
+			if !slices.Equal(gotPre, wantPre) || !slices.Equal(gotSuf, wantSuf) {
+				t.Fatalf("%q: walkPrefix %v, walkSuffix %v; want %v, %v", v, gotPre, gotSuf, wantPre, wantSuf)
+			}
+			if tr.startsOne(v) != (len(wantPre) > 0) || tr.endsOne(v) != (len(wantSuf) > 0) {
+				t.Fatalf("%q: startsOne %v, endsOne %v; want %v, %v", v, tr.startsOne(v), tr.endsOne(v), len(wantPre) > 0, len(wantSuf) > 0)
+			}
+		}
+	}
+}

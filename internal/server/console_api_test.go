@@ -500,6 +500,26 @@ func TestBrowserViewerCannotAct(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "mật khẩu thử nghiệm dài"),
 		chromedp.Submit(chromedp.CSS(`input[name="password"]`)))
 	b.do("wait until live", chromedp.WaitVisible(chromedp.CSS(`#live-status[data-state="live"]`)))
+
+	// The queue: no selection or bulk controls; an analyst's change
+	// elsewhere shows up live.
+	b.do("open the queue", chromedp.Navigate(ts.base+"/incidents"))
+	b.wait("the queue", `document.querySelectorAll('#queue tbody tr').length === 1 && document.getElementById('live-status').dataset.state === 'live'`)
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#bulk, #queue input[type=checkbox]').length`)); n != 0 {
+		t.Errorf("a viewer sees %d selection or bulk controls", n)
+	}
+	b.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.vigilMark = 1`))
+	if code, body := ts.do(t, identity.RoleAnalyst, "POST", "/api/v1/incidents/bulk",
+		`{"ids":["`+d.incidents[0].ID.String()+`"],"status":"investigating","assignee":"minh"}`); code != 200 {
+		t.Fatalf("bulk change: %d %s", code, body)
+	}
+	b.wait("the change arrives", `document.querySelector('#queue tbody tr td.assignee')?.textContent === 'minh'`)
+	b.wantText("#queue tbody", "Investigating")
+	if mark, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.vigilMark || 0`)); err != nil || mark != 1 {
+		t.Errorf("the queue was reloaded (mark %d, %v)", mark, err)
+	}
+	b.shot("viewer-queue")
+
 	b.do("open the incident", chromedp.Navigate(ts.base+"/incidents/"+d.incidents[0].ID.String()))
 	b.wait("the incident", `!document.getElementById('incident').hidden`)
 	b.wantText("#entities", "0******456")

@@ -121,7 +121,11 @@ async function main() {
   await start();
   const u = new URLSearchParams(location.search);
   if (u.has('range')) $('range').value = u.get('range');
-  if (u.get('wall') === '1') document.body.classList.add('wall');
+  const wall = (on) => {
+    document.body.classList.toggle('wall', on);
+    document.documentElement.classList.toggle('wall', on);
+  };
+  if (u.get('wall') === '1') wall(true);
   $('wall').setAttribute('aria-pressed', String(document.body.classList.contains('wall')));
   $('range').addEventListener('change', () => {
     const q = new URLSearchParams(location.search);
@@ -130,7 +134,8 @@ async function main() {
     refresh();
   });
   $('wall').addEventListener('click', () => {
-    const on = document.body.classList.toggle('wall');
+    const on = !document.body.classList.contains('wall');
+    wall(on);
     $('wall').setAttribute('aria-pressed', String(on));
     const q = new URLSearchParams(location.search);
     if (on) q.set('wall', '1');

@@ -418,6 +418,17 @@ func (n *keywordNode) one(c *evalCtx, i int) bool {
 			if len(v.Str) < need {
 				continue
 			}
+			if anchor >= 0 {
+				// One value: searched in place, without the per-field
+				// slices of raw.
+				hit, ok := containsFoldAnchoredIn(v.Str, m.s, anchor, n.trapFree[i])
+				if hit {
+					return true
+				}
+				if ok {
+					continue
+				}
+			}
 		}
 		if anchor >= 0 {
 			hit, ok := containsFoldAnchored(c.raw(idx), m.s, anchor, n.trapFree[i])
@@ -685,24 +696,32 @@ func foldAnchor(lit string) int {
 // byte. ok is false when a value holds a rune that folds to ASCII; the
 // caller then uses the lower-cased text.
 func containsFoldAnchored(vals []string, lit string, anchor int, trapFree bool) (hit, ok bool) {
-	a := lit[anchor]
 	for _, v := range vals {
-		if !trapFree && foldTrap(v) {
-			return false, false
-		}
-		for off := 0; ; {
-			j := strings.IndexByte(v[off:], a)
-			if j < 0 {
-				break
-			}
-			start := off + j - anchor
-			if start >= 0 && start+len(lit) <= len(v) && asciiEqualFold(v[start:start+len(lit)], lit) {
-				return true, true
-			}
-			off += j + 1
+		hit, ok := containsFoldAnchoredIn(v, lit, anchor, trapFree)
+		if hit || !ok {
+			return hit, ok
 		}
 	}
 	return false, true
+}
+
+// containsFoldAnchoredIn is containsFoldAnchored for one value.
+func containsFoldAnchoredIn(v, lit string, anchor int, trapFree bool) (hit, ok bool) {
+	if !trapFree && foldTrap(v) {
+		return false, false
+	}
+	a := lit[anchor]
+	for off := 0; ; {
+		j := strings.IndexByte(v[off:], a)
+		if j < 0 {
+			return false, true
+		}
+		start := off + j - anchor
+		if start >= 0 && start+len(lit) <= len(v) && asciiEqualFold(v[start:start+len(lit)], lit) {
+			return true, true
+		}
+		off += j + 1
+	}
 }
 
 // asciiEqualFold compares s with lower-case ASCII lit, folding s's ASCII

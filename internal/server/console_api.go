@@ -195,7 +195,9 @@ type overview struct {
 	Alerts store.Histogram          `json:"alerts"`
 	Top    map[string][]store.Count `json:"top"`
 	Attack []store.TagCount         `json:"attack"`
-	Fleet  []store.SourceSeen       `json:"fleet"`
+	// Open counts the incidents that need work, by severity.
+	Open  map[string]int64   `json:"open"`
+	Fleet []store.SourceSeen `json:"fleet"`
 	// FleetComplete is false while the fleet list is still catching up
 	// with the stored events (the first calls over a large store).
 	FleetComplete bool      `json:"fleet_complete"`
@@ -204,7 +206,8 @@ type overview struct {
 
 // overview answers GET /api/v1/overview?from=&to=&buckets=: events by
 // source and alerts by level over time, the top rules, hosts, users,
-// databases and source addresses of the alerts, ATT&CK counts, and every
+// databases and source addresses of the alerts, ATT&CK counts, the open
+// incidents by severity, and every
 // log source ever seen with its freshness, stalest first.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	sp, err := s.spanParams(r)
@@ -238,6 +241,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		out.Top[string(dim)] = top
 	}
 	if out.Attack, err = s.store.AttackCounts(ctx, sp.From); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if out.Open, err = s.store.OpenIncidentCounts(ctx); err != nil {
 		s.storeError(w, err)
 		return
 	}

@@ -213,6 +213,9 @@ func TestConsoleAPI(t *testing.T) {
 		if diff := cmp.Diff([]store.TagCount{{Tactic: "attack.credential-access", Technique: "attack.t1110", Count: 1}}, o.Attack); diff != "" {
 			t.Errorf("ATT&CK (-want +got):\n%s", diff)
 		}
+		if diff := cmp.Diff(map[string]int64{"high": 3}, o.Open); diff != "" {
+			t.Errorf("open incidents (-want +got):\n%s", diff)
+		}
 		if len(o.Fleet) != 1 || o.Fleet[0].Host != "db-01" || o.Fleet[0].Events != 30 {
 			t.Errorf("fleet %+v, want db-01 with 30 events", o.Fleet)
 		}
@@ -461,6 +464,8 @@ func TestBrowserConsole(t *testing.T) {
 	b.do("open the dashboards", chromedp.Navigate(ts.base+"/dashboards"))
 	b.wait("charts drawn", `document.querySelectorAll('.uplot').length === 2 && document.querySelectorAll('#fleet tbody tr.fresh-ok').length > 0`)
 	b.wantText("#top-host", demoHost)
+	b.wantText("#tile-open", "1")
+	b.wantText("#tile-open-detail", "Nghiêm trọng 1")
 	b.wantText("#attack", "Đánh cắp thông tin xác thực", "T1110")
 	b.shot("5-dashboards")
 	b.do("wall mode", chromedp.Click(chromedp.CSS(`#wall`)))

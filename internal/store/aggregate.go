@@ -525,6 +525,30 @@ func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
 
 var errFolded = errors.New("folded meanwhile")
 
+// OpenIncidentCounts counts the incidents that still need work (new,
+// acknowledged, investigating) by severity name.
+func (s *Store) OpenIncidentCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT severity, count(*) FROM incidents WHERE status IN (?, ?, ?) GROUP BY severity`,
+		string(event.StatusNew), string(event.StatusAcknowledged), string(event.StatusInvestigating))
+	if err != nil {
+		return nil, fmt.Errorf("counting open incidents: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var sev int
+		var n int64
+		if err := rows.Scan(&sev, &n); err != nil {
+			return nil, fmt.Errorf("counting open incidents: %w", err)
+		}
+		out[event.Level(sev).String()] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting open incidents: %w", err)
+	}
+	return out, nil
+}
+
 // RuleHits returns, per rule id, how many alerts it raised and when last
 // (the time of the last alert's event).
 func (s *Store) RuleHits(ctx context.Context) (map[string]Count, error) {

@@ -349,3 +349,27 @@ func TestEventHistogramCommonWord(t *testing.T) {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }
+
+func TestOpenIncidentCounts(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	for i, tc := range []struct {
+		sev    event.Level
+		status event.Status
+	}{
+		{event.LevelCritical, event.StatusNew}, {event.LevelCritical, event.StatusInvestigating},
+		{event.LevelHigh, event.StatusAcknowledged}, {event.LevelHigh, event.StatusResolved}, {event.LevelLow, event.StatusFalsePositive},
+	} {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if err := s.UpsertIncident(ctx, event.Incident{ID: event.NewID(at), Title: "x", Severity: tc.sev, Status: tc.status, Created: at, Updated: at}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.OpenIncidentCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int64{"critical": 2, "high": 1}, got); diff != "" {
+		t.Errorf("OpenIncidentCounts (-want +got):\n%s", diff)
+	}
+}

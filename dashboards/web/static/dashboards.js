@@ -86,11 +86,30 @@ function fleet(items, nowISO) {
   document.querySelector('#fleet tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '5', class: 'muted' }, t('dashboards.no_sources')))]));
 }
 
+// tiles shows the numbers a wall screen is read for first.
+function tiles(o) {
+  const step = o.events.span.step_ns / 1e9;
+  const sum = (h) => h.series.reduce((a, s) => a + s.total, 0);
+  // The rate of the last full bucket: the current one is still filling.
+  const n = o.events.span.buckets;
+  const last = n >= 2 ? o.events.series.reduce((a, s) => a + s.counts[n - 2], 0) : 0;
+  $('tile-eps').textContent = numberFormat.format(Math.round((last / step) * 10) / 10);
+  $('tile-events').textContent = numberFormat.format(sum(o.events));
+  $('tile-alerts').textContent = numberFormat.format(sum(o.alerts));
+  const open = o.open ?? {};
+  const total = Object.values(open).reduce((a, b) => a + b, 0);
+  $('tile-open').textContent = numberFormat.format(total);
+  $('tile-open').className = `tile-value ${open.critical ? 'level-critical' : open.high ? 'level-high' : ''}`;
+  $('tile-open-detail').replaceChildren(...['critical', 'high', 'medium', 'low', 'informational'].filter((l) => open[l])
+    .map((l) => el('span', { class: `level level-${l}` }, `${t(`level.${l}`)} ${numberFormat.format(open[l])} `)));
+}
+
 async function refresh() {
   try {
     const s = span();
     const o = await api('GET', `/api/v1/overview?${new URLSearchParams({ ...s, buckets: '60' })}`);
     eps.set(o.events);
+    tiles(o);
     alerts.set(o.alerts);
     const search = (f) => (k) => `/search?q=${encodeURIComponent(`${f}:${quote(k)}`)}`;
     bars('top-rule', o.top.rule ?? [], (k) => k.split('\t')[1] || k.split('\t')[0]);

@@ -275,6 +275,10 @@ async function main() {
   }
   keys();
   await reload();
+  // "5 minutes ago" stays true.
+  setInterval(() => {
+    if (!document.hidden) render();
+  }, 30_000);
   follow((m) => {
     if (m.type !== 'incident') return;
     upsert(m.data, true);

@@ -434,9 +434,18 @@ func TestBrowserConsole(t *testing.T) {
 	b.do("add a note", chromedp.SendKeys(chromedp.CSS(`#note-text`), note), chromedp.Click(chromedp.CSS(`#note-form button`)))
 	b.wait("the note shows", `document.getElementById('notes').textContent.includes('svc_backup')`)
 	b.wantText("#history", "minh", "người xử lý")
+	// Suppress the brute-force rule on this host for a day, then lift it.
+	b.do("suppress", chromedp.SendKeys(chromedp.CSS(`#suppress-reason`), "Kiểm thử xâm nhập có kế hoạch"), chromedp.Click(chromedp.CSS(`#suppress-form button`)))
+	b.wait("the suppression shows", `document.querySelectorAll('#suppressions li[data-id]').length === 1`)
+	b.wantText("#suppressions", "host="+demoHost, "Kiểm thử xâm nhập có kế hoạch")
+	if sups := ts.group.Suppressions(); len(sups) != 1 || sups[0].Fields["host"] != demoHost || sups[0].Author != "minh" {
+		t.Errorf("suppressions %+v: want one on %s by minh", sups, demoHost)
+	}
 	b.do("open an alert's events", chromedp.Click(chromedp.CSS(`#timeline > li button`)))
 	b.wait("its events show", `document.querySelectorAll('#timeline ol.events li.event').length > 0`)
 	b.shot("3-incident")
+	b.do("lift the suppression", chromedp.Click(chromedp.CSS(`#suppressions li button`)))
+	b.wait("the suppression is gone", `document.querySelectorAll('#suppressions li[data-id]').length === 0`)
 	inc, err := ts.store.Incidents(context.Background(), store.IncidentQuery{})
 	if err != nil || len(inc.Items) != 1 || inc.Items[0].Assignee != "minh" {
 		t.Errorf("stored incidents %+v, %v: want one assigned to minh", inc.Items, err)

@@ -114,9 +114,35 @@ function render(r) {
   $('incident').hidden = false;
 }
 
+// suppressions lists those in force over the incident's rules.
+async function suppressions(r) {
+  let items = [];
+  try {
+    items = (await api('GET', '/api/v1/suppressions')).items ?? [];
+  } catch {
+    return;
+  }
+  const rules = new Map(r.alerts.map((a) => [a.rule_id, a.rule_title]));
+  const mine = items.filter((sp) => !sp.rule || rules.has(sp.rule));
+  $('suppressions').replaceChildren(...(mine.length ? mine.map((sp) => {
+    const scope = Object.entries(sp.fields ?? {}).map(([k, v]) => `${k}=${v}`).join(', ');
+    const li = el('li', { dataset: { id: sp.id } },
+      el('div', {}, el('strong', {}, sp.rule ? (rules.get(sp.rule) ?? sp.rule) : t('incident.any_rule')), scope ? ` · ${scope}` : ''),
+      el('div', { class: 'muted' }, `${t('incident.until')} ${when(sp.until)} · ${sp.author ?? ''} · ${t('incident.silenced').replace('{n}', String(sp.hits ?? 0))}`),
+      sp.reason ? el('p', { class: 'note-text' }, sp.reason) : null);
+    if (me.canWork) {
+      li.append(el('button', { type: 'button', class: 'secondary small', onclick: () =>
+        act(() => api('DELETE', `/api/v1/suppressions/${encodeURIComponent(sp.id)}`), t('incident.unsuppressed')) }, t('action.unsuppress')));
+    }
+    return li;
+  }) : [el('li', { class: 'muted' }, t('incident.no_suppressions'))]));
+}
+
 async function reload() {
   try {
-    render(await api('GET', `/api/v1/incidents/${encodeURIComponent(id)}`));
+    const r = await api('GET', `/api/v1/incidents/${encodeURIComponent(id)}`);
+    render(r);
+    suppressions(r);
     $('incident-error').hidden = true;
   } catch (err) {
     $('incident-error').textContent = err.status === 404 ? t('incident.not_found') : `${t('error.load')}: ${err.message}`;

@@ -25,6 +25,7 @@ func (s *Server) consoleAPIRoutes(mux *http.ServeMux, need func(identity.Permiss
 	mux.Handle("GET /api/v1/events/histogram", need(identity.PermRead, http.HandlerFunc(s.eventHistogram)))
 	mux.Handle("GET /api/v1/events/export", need(identity.PermRead, http.HandlerFunc(s.exportEvents)))
 	mux.Handle("GET /api/v1/events/fields", need(identity.PermRead, http.HandlerFunc(s.eventFields)))
+	mux.Handle("GET /api/v1/events/values", need(identity.PermRead, http.HandlerFunc(s.fieldValues)))
 	mux.Handle("GET /api/v1/overview", need(identity.PermRead, http.HandlerFunc(s.overview)))
 	mux.Handle("GET /api/v1/rules/hits", need(identity.PermRead, http.HandlerFunc(s.ruleHits)))
 	mux.Handle("GET /api/v1/searches", need(identity.PermRead, http.HandlerFunc(s.listSearches)))
@@ -187,6 +188,22 @@ func (s *Server) eventFields(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": names})
+}
+
+// fieldValues answers GET /api/v1/events/values?field=F: the most frequent
+// values of a field in recent events, masked for the caller's role.
+func (s *Server) fieldValues(w http.ResponseWriter, r *http.Request) {
+	vals, err := s.store.FieldValues(r.Context(), r.URL.Query().Get("field"), 2000, 20)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if !canSeePersonal(r) {
+		for i := range vals {
+			vals[i].Key = privacy.Mask(vals[i].Key)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": vals})
 }
 
 // overview is what the dashboards page shows.

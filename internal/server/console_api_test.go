@@ -102,6 +102,7 @@ func TestConsoleAPIAccess(t *testing.T) {
 		{"GET", "/api/v1/events/histogram?q=host.name:db-01", "", false, 200},
 		{"GET", "/api/v1/events/export?q=host.name:db-01", "", false, 200},
 		{"GET", "/api/v1/events/fields", "", false, 200},
+		{"GET", "/api/v1/events/values?field=user.name", "", false, 200},
 		{"GET", "/api/v1/overview", "", false, 200},
 		{"GET", "/api/v1/rules/hits", "", false, 200},
 		{"GET", "/api/v1/searches", "", false, 200},
@@ -218,6 +219,21 @@ func TestConsoleAPI(t *testing.T) {
 		}
 		if len(o.Fleet) != 1 || o.Fleet[0].Host != "db-01" || o.Fleet[0].Events != 30 {
 			t.Errorf("fleet %+v, want db-01 with 30 events", o.Fleet)
+		}
+	})
+
+	t.Run("values masked for viewers", func(t *testing.T) {
+		for _, tc := range []struct {
+			role   identity.Role
+			masked bool
+		}{{identity.RoleViewer, true}, {identity.RoleAnalyst, false}} {
+			code, b := ts.do(t, tc.role, "GET", "/api/v1/events/values?field=message", "")
+			if code != 200 || strings.Contains(string(b), phone) != !tc.masked {
+				t.Errorf("values of message as %s: %d %s, masked want %v", tc.role, code, b, tc.masked)
+			}
+		}
+		if code, _ := ts.do(t, identity.RoleViewer, "GET", "/api/v1/events/values?field=x%22%5D", ""); code != 400 {
+			t.Errorf("a bad field name: %d, want 400", code)
 		}
 	})
 
@@ -460,7 +476,12 @@ func TestBrowserConsole(t *testing.T) {
 	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#q`))); v != "source.ip:" {
 		t.Errorf("query after the suggestion %q, want source.ip:", v)
 	}
-	b.do("finish the query", chromedp.SendKeys(chromedp.CSS(`#q`), demoAttacker+` AND message:"password authentication failed"`+kb.Enter))
+	b.wait("value suggestions", `!document.getElementById('suggestions').hidden && document.getElementById('suggestions').textContent.includes('`+demoAttacker+`')`)
+	b.do("accept the value", chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.Enter))
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#q`))); v != "source.ip:"+demoAttacker+" " {
+		t.Errorf("query after the value suggestion %q, want source.ip:%s", v, demoAttacker)
+	}
+	b.do("finish the query", chromedp.SendKeys(chromedp.CSS(`#q`), `AND message:"password authentication failed"`+kb.Enter))
 	b.wait("results", `document.getElementById('hits').textContent === '8' && document.querySelectorAll('#results tr.result').length === 8`)
 	b.do("open a record", chromedp.Click(chromedp.CSS(`#results tr.result`)))
 	b.wantText("#results tr.detail:not([hidden])", "source.ip", demoAttacker, "password authentication failed")

@@ -590,6 +590,41 @@ func (s *Store) FieldNames(ctx context.Context, sample int) ([]string, error) {
 	return out, nil
 }
 
+// validField is a field name FieldValues accepts: the characters of ECS
+// and log field names, so that it can be quoted into a JSON path.
+func validField(f string) bool {
+	if f == "" || len(f) > 200 {
+		return false
+	}
+	for _, r := range f {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// FieldValues returns the most frequent values of field among the newest
+// sample events, most frequent first, for the query bar's suggestions.
+// A list counts each of its values.
+func (s *Store) FieldValues(ctx context.Context, field string, sample, n int) ([]Count, error) {
+	if !validField(field) {
+		return nil, fmt.Errorf("listing values: %q is not a field name", field)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT CAST(coalesce(j.atom, j.value) AS TEXT) AS v, count(*) AS c, max(e.time) FROM
+		(SELECT time, doc FROM events ORDER BY time DESC LIMIT ?) e, json_tree(e.doc, ?) j
+		WHERE j.type NOT IN ('object', 'array') AND v IS NOT NULL AND v != '' GROUP BY v ORDER BY c DESC, v LIMIT ?`,
+		min(max(sample, 1), 10000), `$."`+field+`"`, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("listing values of %s: %w", field, err)
+	}
+	out, err := scanCounts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("listing values of %s: %w", field, err)
+	}
+	return out, nil
+}
+
 // SavedSearch is a query an analyst kept under a name, shared with the team.
 type SavedSearch struct {
 	ID      int64     `json:"id"`

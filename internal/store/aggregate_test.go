@@ -373,3 +373,31 @@ func TestOpenIncidentCounts(t *testing.T) {
 		t.Errorf("OpenIncidentCounts (-want +got):\n%s", diff)
 	}
 }
+
+func TestFieldValues(t *testing.T) {
+	s := aggStore(t)
+	ctx := context.Background()
+	got, err := s.FieldValues(ctx, "user.name", 1000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, smp := range corpus() {
+		if u := smp.ev.Fields.Str("user.name"); u != "" {
+			counts[u]++
+		}
+	}
+	for _, c := range got {
+		if int64(counts[c.Key]) != c.Count {
+			t.Errorf("%s counted %d times, want %d", c.Key, c.Count, counts[c.Key])
+		}
+	}
+	if len(got) != 2 || got[0].Count < got[1].Count {
+		t.Errorf("FieldValues = %+v: want the two most frequent, most first", got)
+	}
+	for _, bad := range []string{"", `x"]`, "a b", "$.x"} {
+		if _, err := s.FieldValues(ctx, bad, 10, 10); err == nil {
+			t.Errorf("FieldValues(%q): no error", bad)
+		}
+	}
+}

@@ -42,19 +42,30 @@ function hideSuggestions() {
   state.sugg = -1;
 }
 
-function suggest() {
-  const tok = token();
-  const w = tok.text.replace(/^[-!]/, '').toLowerCase();
-  if (!w || w.includes(':') || /^(and|or|not)$/i.test(w)) return hideSuggestions();
-  const starts = state.fields.filter((f) => f.toLowerCase().startsWith(w));
-  const inner = state.fields.filter((f) => !f.toLowerCase().startsWith(w) && f.toLowerCase().includes(w));
-  const list = [...starts, ...inner].slice(0, 10);
-  if (!list.length) return hideSuggestions();
-  $('suggestions').replaceChildren(...list.map((f, i) => {
-    const li = el('li', { role: 'option', id: `sugg-${i}`, dataset: { field: f } }, f);
+// values caches the frequent values of each field, from
+// GET /api/v1/events/values.
+const values = new Map();
+
+async function valuesOf(field) {
+  if (!values.has(field)) {
+    values.set(field, api('GET', `/api/v1/events/values?${new URLSearchParams({ field })}`).then((r) => r.items).catch(() => []));
+  }
+  return values.get(field);
+}
+
+// quoteValue writes a value as the query language reads it.
+function quoteValue(v) {
+  return /^[\w.][\w.-]*$/u.test(v) ? v : `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+
+function showSuggestions(items) {
+  if (!items.length) return hideSuggestions();
+  $('suggestions').replaceChildren(...items.map((it, i) => {
+    const li = el('li', { role: 'option', id: `sugg-${i}`, dataset: { insert: it.insert } }, it.label,
+      it.count ? el('span', { class: 'muted' }, ` ${numberFormat.format(it.count)}`) : null);
     li.addEventListener('mousedown', (ev) => {
       ev.preventDefault();
-      accept(f);
+      accept(it.insert);
     });
     return li;
   }));
@@ -63,15 +74,38 @@ function suggest() {
   qInput.setAttribute('aria-expanded', 'true');
 }
 
-function accept(field) {
+// suggest offers field names while a field is typed, and the field's
+// frequent values after its colon.
+async function suggest() {
+  const tok = token();
+  const w = tok.text.replace(/^[-!]/, '');
+  if (!w || /^(and|or|not)$/i.test(w)) return hideSuggestions();
+  const colon = w.indexOf(':');
+  if (colon > 0) {
+    const field = w.slice(0, colon);
+    const typed = w.slice(colon + 1).replace(/^"/, '').toLowerCase();
+    const vals = await valuesOf(field);
+    if (token().text !== tok.text) return; // typed on meanwhile
+    return showSuggestions(vals.filter((c) => c.key.toLowerCase().includes(typed)).slice(0, 10)
+      .map((c) => ({ label: c.key, count: c.count, insert: `${field}:${quoteValue(c.key)} ` })));
+  }
+  const lw = w.toLowerCase();
+  const starts = state.fields.filter((f) => f.toLowerCase().startsWith(lw));
+  const inner = state.fields.filter((f) => !f.toLowerCase().startsWith(lw) && f.toLowerCase().includes(lw));
+  showSuggestions([...starts, ...inner].slice(0, 10).map((f) => ({ label: f, insert: `${f}:` })));
+}
+
+// accept replaces the word at the caret with text.
+function accept(text) {
   const tok = token();
   const v = qInput.value;
   const neg = /^[-!]/.test(tok.text) ? tok.text[0] : '';
-  qInput.value = `${v.slice(0, tok.start)}${neg}${field}:${v.slice(tok.end)}`;
-  const pos = tok.start + neg.length + field.length + 1;
+  qInput.value = `${v.slice(0, tok.start)}${neg}${text}${v.slice(tok.end)}`;
+  const pos = tok.start + neg.length + text.length;
   qInput.setSelectionRange(pos, pos);
   hideSuggestions();
   qInput.focus();
+  if (text.endsWith(':')) suggest();
 }
 
 function moveSuggestion(d) {
@@ -92,7 +126,7 @@ qInput.addEventListener('keydown', (ev) => {
     moveSuggestion(ev.key === 'ArrowDown' ? 1 : -1);
   } else if ((ev.key === 'Enter' || ev.key === 'Tab') && state.sugg >= 0) {
     ev.preventDefault();
-    accept(items[state.sugg].dataset.field);
+    accept(items[state.sugg].dataset.insert);
   } else if (ev.key === 'Escape') {
     hideSuggestions();
   }

@@ -1,14 +1,20 @@
 package sigma
 
-// keyTable maps field names to small integers (slots) with open addressing
-// and a cheap hash of the name's length and a few of its bytes: resolving
-// every field of an event this way costs a few nanoseconds a field, where
-// looking each rule field up in the event would scan the event again and
-// again. Several slots may share one name.
+// keyTable maps field names to small integers (directory ids) with open
+// addressing and a cheap hash of the name's length and a few of its bytes:
+// resolving every field of an event this way costs a few nanoseconds a
+// field, where looking each rule field up in the event would scan the
+// event again and again. An entry holds its name's hash, so that a probe
+// compares names only when the hashes agree, and one cache line answers it.
 type keyTable struct {
-	mask  uint32
-	names []string
-	vals  [][]int32
+	mask uint32
+	ents []keyEntry
+}
+
+type keyEntry struct {
+	hash uint32
+	id   int32 // -1: empty
+	name string
 }
 
 func keyHash(s string) uint32 {
@@ -26,39 +32,33 @@ func keyHash(s string) uint32 {
 	return h
 }
 
-func newKeyTable(names map[string][]int32) *keyTable {
+func newKeyTable(names map[string]int32) *keyTable {
 	size := 8
 	for size < 2*len(names) {
 		size *= 2
 	}
-	t := &keyTable{mask: uint32(size - 1), names: make([]string, size), vals: make([][]int32, size)}
-	for name, v := range names {
-		i := keyHash(name) & t.mask
-		for t.vals[i] != nil {
+	t := &keyTable{mask: uint32(size - 1), ents: make([]keyEntry, size)}
+	for i := range t.ents {
+		t.ents[i].id = -1
+	}
+	for name, id := range names {
+		h := keyHash(name)
+		i := h & t.mask
+		for t.ents[i].id >= 0 {
 			i = (i + 1) & t.mask
 		}
-		t.names[i] = name
-		t.vals[i] = v
+		t.ents[i] = keyEntry{hash: h, id: id, name: name}
 	}
 	return t
 }
 
-// id returns the first value of name, or -1.
+// id returns the id of name, or -1.
 func (t *keyTable) id(name string) int32 {
-	if v := t.get(name); len(v) > 0 {
-		return v[0]
-	}
-	return -1
-}
-
-// get returns the values of name, or nil.
-func (t *keyTable) get(name string) []int32 {
-	i := keyHash(name) & t.mask
-	for t.vals[i] != nil {
-		if t.names[i] == name {
-			return t.vals[i]
+	h := keyHash(name)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		e := &t.ents[i]
+		if e.id < 0 || (e.hash == h && e.name == name) {
+			return e.id
 		}
-		i = (i + 1) & t.mask
 	}
-	return nil
 }

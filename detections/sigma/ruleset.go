@@ -293,11 +293,7 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 			dirID(to)
 		}
 	}
-	dirIDs := map[string][]int32{}
-	for n, id := range rs.dirNames {
-		dirIDs[n] = []int32{id}
-	}
-	rs.dir = newKeyTable(dirIDs)
+	rs.dir = newKeyTable(rs.dirNames)
 	nIDs := len(rs.dirNames)
 	nNeedles, nLits, nSlots := len(rs.pre.needleRules), rs.pre.nLits, len(rs.slotNames)
 	rs.pool.New = func() any { return newEvalCtx(nIDs, nNeedles, nLits, nSlots) }

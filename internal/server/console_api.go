@@ -18,9 +18,9 @@ import (
 
 // The routes the analyst console needs beyond the public listings:
 // histograms and the dashboards' aggregations, the CSV export of a search,
-// field names for the query bar, saved searches, rule hit counts, and bulk
-// changes of incidents. Every answer is masked for roles that may not see
-// personal data, as the listings are.
+// field names and values for the query bar, saved searches, rule hit
+// counts, and bulk changes of incidents. Every answer is masked for roles
+// that may not see personal data, as the listings are.
 func (s *Server) consoleAPIRoutes(mux *http.ServeMux, need func(identity.Permission, http.Handler) http.Handler) {
 	mux.Handle("GET /api/v1/events/histogram", need(identity.PermRead, http.HandlerFunc(s.eventHistogram)))
 	mux.Handle("GET /api/v1/events/export", need(identity.PermRead, http.HandlerFunc(s.exportEvents)))

@@ -154,6 +154,8 @@ type page struct {
 	Nav, ID string
 	// CanWork: the role may change incidents and saved searches.
 	CanWork bool
+	// CanManageRules: the role may enable and disable rules.
+	CanManageRules bool
 }
 
 // navItem is one link of the console's navigation.

@@ -380,6 +380,7 @@ func (c *Console) consolePage(name, titleKey string) http.HandlerFunc {
 		pg.CSRF, pg.Username, pg.RoleKey = p.CSRF, p.Name, "role."+string(p.Role)
 		pg.Masked = !p.Can(identity.PermSeePersonalData)
 		pg.CanWork = p.Can(identity.PermWorkIncidents)
+		pg.CanManageRules = p.Can(identity.PermManageRules)
 		pg.ID = r.PathValue("id")
 		c.render(w, http.StatusOK, name, pg)
 	}

@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/v1/rules", need(identity.PermRead, http.HandlerFunc(s.listRules)))
 	mux.Handle("GET /api/v1/openapi.json", need(identity.PermRead, http.HandlerFunc(serveOpenAPI)))
 	s.incidentRoutes(mux, need)
+	s.ruleStateRoutes(mux, need)
 	s.consoleAPIRoutes(mux, need)
 	// The console serves its pages, assets and the /api/v1/stream websocket,
 	// authenticating each itself.
@@ -160,6 +161,7 @@ type ruleInfo struct {
 	Tags      []string        `json:"tags,omitempty"`
 	LogSource event.LogSource `json:"logsource"`
 	Path      string          `json:"path"`
+	Disabled  bool            `json:"disabled"`
 }
 
 type ruleErrorInfo struct {
@@ -175,7 +177,7 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		Errors []ruleErrorInfo `json:"errors"`
 	}{Items: []ruleInfo{}, Errors: []ruleErrorInfo{}}
 	for _, ru := range rs.Rules() {
-		out.Items = append(out.Items, ruleInfo{ru.ID, ru.Title, ru.Level, ru.Status, ru.Tags, ru.LogSource, ru.Path})
+		out.Items = append(out.Items, ruleInfo{ru.ID, ru.Title, ru.Level, ru.Status, ru.Tags, ru.LogSource, s.rules.realPath(ru.Path), s.isRuleDisabled(ru.ID)})
 	}
 	s.ruleMu.Lock()
 	for _, e := range s.ruleErrs {

@@ -507,6 +507,17 @@ func TestBrowserConsole(t *testing.T) {
 		t.Errorf("the rule with most alerts shows %s hits", hits)
 	}
 	b.shot("6-rules")
+	// An analyst switches the first rule off; the server keeps it off.
+	b.do("disable the first rule", chromedp.Click(chromedp.CSS(`#rules tbody tr:first-child button.toggle`)))
+	b.wait("the rule shows as off", `document.querySelector('#rules tbody tr:first-child button.toggle').getAttribute('aria-pressed') === 'false'`)
+	b.wantText("#rules tbody tr:first-child", "Đã tắt")
+	first := b.text(`#rules tbody tr:first-child`)
+	_, rb := ts.do(t, identity.RoleAnalyst, "GET", "/api/v1/rules", "")
+	if !strings.Contains(string(rb), `"disabled":true`) {
+		t.Errorf("after the click no rule is disabled on the server; row %q", first)
+	}
+	b.do("enable it again", chromedp.Click(chromedp.CSS(`#rules tbody tr:first-child button.toggle`)))
+	b.wait("the rule shows as on", `document.querySelector('#rules tbody tr:first-child button.toggle').getAttribute('aria-pressed') === 'true'`)
 
 	// English.
 	b.do("switch to English", chromedp.Click(chromedp.CSS(`a[hreflang="en"]`)))

@@ -33,10 +33,13 @@ type publisher interface {
 // storage, incidents, live push. It is idempotent: a batch delivered twice
 // stores nothing twice (event and alert ids) and raises no second alert.
 type pipeline struct {
-	rules   atomic.Pointer[sigma.Ruleset]
-	corr    atomic.Pointer[correlate.Engine]
-	corrMu  sync.Mutex // serialises correlation with snapshots and rule swaps; guards journal
-	journal journal
+	rules atomic.Pointer[sigma.Ruleset]
+	// disabled holds the ids of rules an analyst switched off: they neither
+	// alert nor feed correlation.
+	disabled atomic.Pointer[map[string]bool]
+	corr     atomic.Pointer[correlate.Engine]
+	corrMu   sync.Mutex // serialises correlation with snapshots and rule swaps; guards journal
+	journal  journal
 	// newestEvent is the newest event time seen and lastArrival when it
 	// came (guarded by corrMu), for advancing correlation when idle.
 	newestEvent, lastArrival time.Time
@@ -213,6 +216,10 @@ func (p *pipeline) detect(events []event.Event) []match {
 	if rs == nil || len(events) == 0 {
 		return nil
 	}
+	var off map[string]bool
+	if d := p.disabled.Load(); d != nil {
+		off = *d
+	}
 	workers := p.workers
 	if len(events) < 256 {
 		workers = 1
@@ -230,7 +237,11 @@ func (p *pipeline) detect(events []event.Event) []match {
 			defer wg.Done()
 			var out []match
 			for i := lo; i < hi; i++ {
-				rs.Match(&events[i], func(r *sigma.Rule) { out = append(out, match{i, r}) })
+				rs.Match(&events[i], func(r *sigma.Rule) {
+					if !off[r.ID] {
+						out = append(out, match{i, r})
+					}
+				})
 			}
 			parts[w] = out
 		}(w, lo, hi)

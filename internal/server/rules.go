@@ -25,26 +25,36 @@ type ruleSources struct {
 func (s ruleSources) load() (*sigma.Ruleset, []sigma.RuleError) {
 	o := overlayFS{}
 	var roots []string
-	real := map[string]string{}
 	if s.bundled != nil {
 		o["bundled"] = s.bundled
 		roots = append(roots, "bundled")
-		real["bundled"] = "bundled:"
 	}
 	for i, d := range s.dirs {
 		p := "dir" + strconv.Itoa(i)
 		o[p] = os.DirFS(d)
 		roots = append(roots, p)
-		real[p] = filepath.Clean(d) + string(filepath.Separator)
 	}
 	rs, errs := sigma.Load(s.cfg, o, roots...)
 	for i := range errs {
-		prefix, rest, _ := strings.Cut(errs[i].Path, "/")
-		if r, ok := real[prefix]; ok {
-			errs[i].Path = r + rest
-		}
+		errs[i].Path = s.realPath(errs[i].Path)
 	}
 	return rs, errs
+}
+
+// realPath turns a rule's path inside the overlay into the path a user
+// knows: bundled:NAME, or the file in its configured directory.
+func (s ruleSources) realPath(p string) string {
+	prefix, rest, ok := strings.Cut(p, "/")
+	if !ok {
+		return p
+	}
+	if prefix == "bundled" && s.bundled != nil {
+		return "bundled:" + rest
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(prefix, "dir")); err == nil && strings.HasPrefix(prefix, "dir") && n < len(s.dirs) {
+		return filepath.Join(s.dirs[n], rest)
+	}
+	return p
 }
 
 // fingerprint summarises the names, sizes and times of the rule files of

@@ -72,6 +72,7 @@ type Server struct {
 	oneTimePassword string
 	ruleErrs        []sigma.RuleError
 	ruleMu          sync.Mutex
+	disabledMu      disabledRules
 }
 
 // New opens the store, the bus and the identity database, loads the rules
@@ -149,6 +150,9 @@ func New(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (s *Se
 	}
 	s.rules = ruleSources{bundled: opts.Bundled, dirs: cfg.Rules.Dirs, cfg: sigma.Config{Placeholders: placeholders}}
 	if err := s.reloadRules(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadDisabledRules(ctx); err != nil {
 		return nil, err
 	}
 	s.reg.MustRegister(statsCollector{s})

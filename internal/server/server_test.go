@@ -224,6 +224,64 @@ func TestMetricsCoverEveryQueue(t *testing.T) {
 	}
 }
 
+func TestRulesCanBeDisabled(t *testing.T) {
+	ts := startTest(t, Config{}, false)
+	var rules struct {
+		Items []struct {
+			ID, Title, Path string
+			Disabled        bool
+		}
+	}
+	_, b := ts.do(t, identity.RoleViewer, "GET", "/api/v1/rules", "")
+	if err := json.Unmarshal(b, &rules); err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, r := range rules.Items {
+		if r.Title == "Database Table or Database Dropped" {
+			id = r.ID
+			if r.Disabled || r.Path != "bundled:db_drop_table.yml" {
+				t.Errorf("rule listed as %+v, want enabled at bundled:db_drop_table.yml", r)
+			}
+		}
+	}
+	if id == "" {
+		t.Fatal("the drop-table rule is not loaded")
+	}
+	path := "/api/v1/rules/" + id + "/disabled"
+	if code, _ := ts.do(t, identity.RoleViewer, "PUT", path, ""); code != 403 {
+		t.Errorf("viewer disabling a rule: %d, want 403", code)
+	}
+	if code, _ := ts.do(t, identity.RoleAnalyst, "PUT", "/api/v1/rules/no-such-rule/disabled", ""); code != 404 {
+		t.Errorf("disabling an unknown rule: %d, want 404", code)
+	}
+	if code, b := ts.do(t, identity.RoleAnalyst, "PUT", path, ""); code != 200 {
+		t.Fatalf("disabling: %d %s", code, b)
+	}
+	drop := func(table string) {
+		body := `{"logsource":{"product":"postgresql","category":"database"},"event.action":"ddl","db.operation":"DROP TABLE","db.statement":"DROP TABLE ` + table + `;","message":"statement: DROP TABLE ` + table + `;"}`
+		if code, b := ts.do(t, identity.RoleAgent, "POST", "/api/v1/events", body); code != 202 {
+			t.Fatalf("ingest: %d %s", code, b)
+		}
+	}
+	drop("while_disabled")
+	waitBusDrained(t, ts)
+	if code, b := ts.do(t, identity.RoleAnalyst, "DELETE", path, ""); code != 200 {
+		t.Fatalf("enabling: %d %s", code, b)
+	}
+	drop("after_enabled")
+	eventually(t, "an alert once enabled again", func() bool {
+		_, b := ts.do(t, identity.RoleAnalyst, "GET", "/api/v1/alerts?rule_id="+id, "")
+		return strings.Contains(string(b), id)
+	})
+	_, b = ts.do(t, identity.RoleAnalyst, "GET", "/api/v1/alerts?rule_id="+id, "")
+	var alerts struct{ Items []json.RawMessage }
+	json.Unmarshal(b, &alerts)
+	if len(alerts.Items) != 1 {
+		t.Errorf("%d alerts of the rule, want 1 (none while it was disabled)", len(alerts.Items))
+	}
+}
+
 func TestPersonalDataMaskedForViewer(t *testing.T) {
 	ts := startTest(t, Config{}, false)
 	body := `{"message":"lookup citizen 079203001234 phone 0905123456 mail lan.nguyen@danang.gov.vn","logsource":{"product":"web"}}`

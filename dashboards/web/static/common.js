@@ -12,6 +12,7 @@ const body = document.body;
 export const me = {
   name: body.dataset.user || '',
   canWork: body.dataset.canWork === 'true',
+  canManageRules: body.dataset.canManageRules === 'true',
   csrf: body.dataset.csrf || '',
 };
 

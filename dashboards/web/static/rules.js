@@ -3,7 +3,7 @@
 // and when last; and every rejected rule with the file and line of its
 // error, as `vigil rules check` reports them.
 
-import { api, el, levelEl, start, t, when, ago, numberFormat, follow } from './common.js';
+import { api, el, levelEl, start, t, when, ago, numberFormat, follow, me } from './common.js';
 
 const $ = (x) => document.getElementById(x);
 const levels = ['informational', 'low', 'medium', 'high', 'critical'];
@@ -39,8 +39,31 @@ function render() {
       el('td', {}, src || '—'),
       el('td', { title: r.path }, origin(r.path), el('div', { class: 'muted small path' }, r.path)),
       el('td', { class: 'num' }, numberFormat.format(h?.count ?? 0)),
-      el('td', { class: 'time', title: h ? when(h.last) : '' }, h ? ago(h.last) : t('rules.never')));
+      el('td', { class: 'time', title: h ? when(h.last) : '' }, h ? ago(h.last) : t('rules.never')),
+      el('td', {}, enabledCell(r)));
   }));
+}
+
+// enabledCell shows whether the rule runs, and lets those who manage
+// rules switch it.
+function enabledCell(r) {
+  const label = r.disabled ? t('rules.disabled') : t('rules.enabled');
+  if (!me.canManageRules) return el('span', { class: r.disabled ? 'muted' : '' }, label);
+  const b = el('button', { type: 'button', class: 'toggle', 'aria-pressed': String(!r.disabled),
+    title: r.disabled ? t('rules.enable') : t('rules.disable') }, label);
+  b.addEventListener('click', async () => {
+    b.disabled = true;
+    try {
+      await api(r.disabled ? 'DELETE' : 'PUT', `/api/v1/rules/${encodeURIComponent(r.id)}/disabled`);
+      r.disabled = !r.disabled;
+      render();
+    } catch (err) {
+      $('rules-error').textContent = `${t('error.load')}: ${err.message}`;
+      $('rules-error').hidden = false;
+      b.disabled = false;
+    }
+  });
+  return b;
 }
 
 async function load() {

@@ -23,8 +23,11 @@ const FieldStatement = "db.statement"
 var ErrNoID = errors.New("no id")
 
 // insertChunk is how many events one INSERT statement carries: fewer
-// statements cost less than the rows they carry (17 parameters a row).
+// statements cost less than the rows they carry (17 parameters a row). A
+// chunk's new events are a 64-bit mask.
 const insertChunk = 64
+
+var _ [64 - insertChunk]struct{} // insertChunk <= 64
 
 // WriteEvents stores a batch in one transaction and returns how many were
 // new. Writing an event whose ID is already stored does nothing, so that
@@ -44,43 +47,39 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 			return 0, fmt.Errorf("writing events: %w", err)
 		}
 	}
-	texts := make(chan []byte, 2)
+	// Seqs are given here, never again, whether or not the commit succeeds:
+	// text indexed for an event whose commit is lost then never names
+	// another.
+	base := s.seq + 1
+	s.seq += int64(len(batch))
+	work := make(chan textWork, 4)
 	commit := make(chan bool, 1)
 	indexed := make(chan error, 1)
-	err = s.write(ctx, func(tx *sql.Tx) (err error) {
-		// Seqs are given here, never again, whether or not the commit
-		// succeeds: text indexed for an event whose commit is lost then
-		// never names another.
-		base := s.seq + 1
-		s.seq += int64(len(batch))
-		upTo := s.seq
-		go func() { indexed <- s.indexText(ctx, texts, commit, nil, upTo) }()
-		defer func() {
-			close(texts)
-			commit <- err == nil
-		}()
-		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, text: make([]byte, 0, 64<<10)}
+	go func(work <-chan textWork, upTo int64) { indexed <- s.indexText(ctx, work, commit, nil, upTo) }(work, s.seq)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		w := eventWriter{tx: tx, buf: make([]byte, 0, 64<<10), full: s.insEvent, find: s.findSeqs}
 		for len(batch) > 0 {
 			n := min(len(batch), insertChunk)
-			k, err := w.chunk(ctx, batch[:n], base)
+			isNew, k, err := w.chunk(ctx, batch[:n], base)
 			if err != nil {
 				return err
 			}
+			if k > 0 {
+				work <- textWork{evs: batch[:n], base: base, isNew: isNew}
+			}
 			inserted += k
 			batch, base = batch[n:], base+int64(n)
-			// The batch's text goes to FTS5 in as few statements as memory
-			// allows: FTS5 writes one new segment per statement, and many
-			// small segments cost merges.
-			if w.texts >= ftsChunk {
-				texts <- closeText(w.text)
-				w.text, w.texts = make([]byte, 0, 64<<10), 0
-			}
 		}
-		if w.texts > 0 {
-			texts <- closeText(w.text)
-		}
+		// The text commits beside the events.
+		close(work)
+		work = nil
+		commit <- true
 		return nil
 	})
+	if work != nil {
+		close(work)
+		commit <- false
+	}
 	terr := <-indexed
 	if err != nil {
 		return 0, fmt.Errorf("writing events: %w", err)
@@ -99,10 +98,7 @@ type eventWriter struct {
 	buf  []byte
 	args []any
 	full *sql.Stmt // prepared for insertChunk rows
-	// text is a JSON array of [seq, message, statement] of the texts of new
-	// events being built (appendText); texts counts them.
-	text  []byte
-	texts int
+	find *sql.Stmt // findSeqsSQL
 }
 
 // ftsChunk bounds the events indexed by one full-text statement.
@@ -112,6 +108,7 @@ const (
 	insertEventsSQL = `INSERT OR IGNORE INTO events (seq, id, time, received, product, category, service, host, doc,
 		user_name, source_ip, event_action, event_outcome, db_name, db_user, db_operation, db_rows) VALUES `
 	insertEventRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	findSeqsSQL    = `SELECT seq FROM events WHERE seq BETWEEN ? AND ?`
 )
 
 func rowsSQL(prefix, row, suffix string, n int) string {
@@ -128,8 +125,9 @@ func rowsSQL(prefix, row, suffix string, n int) string {
 }
 
 // chunk inserts events, the first with seq base and each next with the
-// next seq, with one statement, and gathers the text of the new ones.
-func (w *eventWriter) chunk(ctx context.Context, evs []event.Event, base int64) (int, error) {
+// next seq, with one statement, and returns which were new (bit i for
+// evs[i]) and how many.
+func (w *eventWriter) chunk(ctx context.Context, evs []event.Event, base int64) (isNew uint64, inserted int, err error) {
 	w.buf = w.buf[:0]
 	w.args = w.args[:0]
 	ends := make([]int, len(evs))
@@ -148,42 +146,40 @@ func (w *eventWriter) chunk(ctx context.Context, evs []event.Event, base int64) 
 		}
 		start = ends[i]
 	}
-	var rows *sql.Rows
-	var err error
+	var res sql.Result
 	if len(evs) == insertChunk {
-		rows, err = w.tx.StmtContext(ctx, w.full).QueryContext(ctx, w.args...)
+		res, err = w.tx.StmtContext(ctx, w.full).ExecContext(ctx, w.args...)
 	} else {
-		rows, err = w.tx.QueryContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq", len(evs)), w.args...)
+		res, err = w.tx.ExecContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, "", len(evs)), w.args...)
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	// RETURNING names the rows that were new, in no promised order; a
-	// duplicate inside the chunk is not.
-	var isNew [insertChunk]bool
-	inserted := 0
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, 0, err
+	}
+	if n == int64(len(evs)) {
+		return 1<<len(evs) - 1, len(evs), nil // all new: the common case
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	// Some were stored before: the new ones hold their seqs.
+	rows, err := w.tx.StmtContext(ctx, w.find).QueryContext(ctx, base, base+int64(len(evs))-1)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var seq int64
 		if err := rows.Scan(&seq); err != nil {
-			rows.Close()
-			return 0, err
+			return 0, 0, err
 		}
-		isNew[seq-base] = true
+		isNew |= 1 << (seq - base)
 		inserted++
 	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
-	for i := range evs {
-		if !isNew[i] {
-			continue
-		}
-		n := len(w.text)
-		if w.text = appendText(w.text, base+int64(i), &evs[i]); len(w.text) != n {
-			w.texts++
-		}
-	}
-	return inserted, nil
+	return isNew, inserted, rows.Err()
 }
 
 // hostOf is the host column: "host.name", its first value when an event

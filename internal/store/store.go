@@ -172,7 +172,7 @@ type Store struct {
 	stop   context.CancelFunc
 	ckDone chan struct{}
 
-	insEvent, insFTS *sql.Stmt
+	insEvent, findSeqs, insFTS *sql.Stmt
 }
 
 // Open opens or creates the database at cfg.Path and applies pending schema
@@ -321,7 +321,10 @@ func openDB(cfg Config, mode int) (*sql.DB, error) {
 
 func (s *Store) prepare(ctx context.Context) error {
 	var err error
-	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, " RETURNING seq", insertChunk)); err != nil {
+	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, "", insertChunk)); err != nil {
+		return fmt.Errorf("preparing event insert: %w", err)
+	}
+	if s.findSeqs, err = s.w.PrepareContext(ctx, findSeqsSQL); err != nil {
 		return fmt.Errorf("preparing event insert: %w", err)
 	}
 	if s.insFTS, err = s.t.PrepareContext(ctx, insertFTSSQL); err != nil {
@@ -340,7 +343,7 @@ func (s *Store) Close() error {
 	if s.ck != nil {
 		errs = append(errs, s.ck.Close())
 	}
-	for _, st := range []*sql.Stmt{s.insEvent, s.insFTS} {
+	for _, st := range []*sql.Stmt{s.insEvent, s.findSeqs, s.insFTS} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

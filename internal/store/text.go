@@ -49,7 +49,7 @@ const textPairKey = "store/text-pair"
 
 const (
 	insertFTSSQL = `INSERT INTO events_fts (rowid, message, statement)
-		SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`
+		SELECT value ->> 0, value ->> 1, value ->> 2 FROM jsonb_each(?)`
 	deleteFTSSQL   = `DELETE FROM events_fts WHERE rowid IN (SELECT value FROM json_each(?))`
 	textIndexedSQL = `UPDATE text_state SET indexed = max(indexed, ?)`
 )
@@ -144,7 +144,7 @@ func (s *Store) catchUpText(ctx context.Context, from int64) (int64, error) {
 		if n == 0 {
 			return from, nil
 		}
-		if err := s.writeText(ctx, textBatch{texts: [][]byte{closeText(text)}, upTo: last}); err != nil {
+		if err := s.writeText(ctx, textBatch{texts: [][]byte{text}, upTo: last}); err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)
 		}
 		from = last
@@ -164,31 +164,41 @@ type textBatch struct {
 	upTo   int64
 }
 
+// textWork is text to index: a JSON array built by appendText, or the
+// events of a chunk, the first with seq base, of which those with their
+// bit set in isNew are new.
+type textWork struct {
+	text  []byte
+	evs   []event.Event
+	base  int64
+	isNew uint64
+}
+
 // writeText runs one textBatch.
 func (s *Store) writeText(ctx context.Context, b textBatch) error {
-	texts := make(chan []byte, len(b.texts))
+	work := make(chan textWork, len(b.texts))
 	for _, t := range b.texts {
 		if t != nil {
-			texts <- t
+			work <- textWork{text: t}
 		}
 	}
-	close(texts)
+	close(work)
 	commit := make(chan bool, 1)
 	commit <- true
-	return s.indexText(ctx, texts, commit, b.delete, b.upTo)
+	return s.indexText(ctx, work, commit, b.delete, b.upTo)
 }
 
 // errTextAborted is the error of a text transaction that its events
 // transaction told to roll back.
 var errTextAborted = errors.New("indexing text: aborted")
 
-// indexText indexes the texts it receives until the channel is closed,
+// indexText indexes the text it receives until the channel is closed,
 // deletes the text of the events in del (a JSON array of seqs, or nil),
-// and, if commit says so, records upTo and commits. It drains texts even
+// and, if commit says so, records upTo and commits. It drains work even
 // when it fails.
-func (s *Store) indexText(ctx context.Context, texts <-chan []byte, commit <-chan bool, del []byte, upTo int64) (err error) {
+func (s *Store) indexText(ctx context.Context, work <-chan textWork, commit <-chan bool, del []byte, upTo int64) (err error) {
 	defer func() {
-		for range texts {
+		for range work {
 		}
 	}()
 	tx, err := s.t.BeginTx(ctx, nil)
@@ -201,10 +211,45 @@ func (s *Store) indexText(ctx context.Context, texts <-chan []byte, commit <-cha
 		}
 	}()
 	ins := tx.StmtContext(ctx, s.insFTS)
-	for t := range texts {
-		if _, err := ins.ExecContext(ctx, string(t)); err != nil {
+	exec := func(text []byte) error {
+		if len(text) == 0 {
+			return nil
+		}
+		if _, err := ins.ExecContext(ctx, string(closeText(text))); err != nil {
 			return fmt.Errorf("indexing text: %w", err)
 		}
+		return nil
+	}
+	// The text goes to FTS5 in as few statements as memory allows: FTS5
+	// writes one new segment per statement, and many small segments cost
+	// merges.
+	var text []byte
+	texts := 0
+	for w := range work {
+		if w.text != nil {
+			if err := exec(w.text); err != nil {
+				return err
+			}
+			continue
+		}
+		for i := range w.evs {
+			if w.isNew&(1<<i) == 0 {
+				continue
+			}
+			n := len(text)
+			if text = appendText(text, w.base+int64(i), &w.evs[i]); len(text) != n {
+				texts++
+			}
+		}
+		if texts >= ftsChunk {
+			if err := exec(text); err != nil {
+				return err
+			}
+			text, texts = text[:0], 0
+		}
+	}
+	if err := exec(text); err != nil {
+		return err
 	}
 	if del != nil {
 		if _, err := tx.ExecContext(ctx, deleteFTSSQL, string(del)); err != nil {

@@ -209,3 +209,26 @@ func openClosed(t *testing.T, path string) *Store {
 	}
 	return s
 }
+
+// TestTextOfRedelivery: a batch delivered again, with new events among
+// the stored ones and a duplicate inside, indexes the text of each new
+// event once and of no stored one again.
+func TestTextOfRedelivery(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Config{})
+	evs := textEvents("first", 100, t0) // more than one chunk
+	if _, err := s.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	again := append(append([]event.Event(nil), evs...), textEvents("second", 3, t0.Add(time.Hour))...)
+	again = append(again, again[len(again)-1])
+	again[10], again[100] = again[100], again[10]
+	if n, err := s.WriteEvents(ctx, again); err != nil || n != 3 {
+		t.Fatalf("re-delivery = %d, %v; want 3 new", n, err)
+	}
+	for word, want := range map[string]int{"first": 100, "second": 3, "number2": 2} {
+		if got := textCount(t, s, word); got != want {
+			t.Errorf("text file holds %d events with %s, want %d", got, word, want)
+		}
+	}
+}

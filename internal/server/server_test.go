@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -363,5 +364,30 @@ func TestDemoLogDecodes(t *testing.T) {
 	}
 	if !strings.HasSuffix(strings.TrimSpace(strings.Split(log, "\n")[len(strings.Split(strings.TrimSpace(log), "\n"))-1]), "port=51240") {
 		t.Errorf("demo does not end with the disconnection")
+	}
+}
+
+// TestOpenAPIListsEveryRoute keeps the OpenAPI document true to the routes.
+func TestOpenAPIListsEveryRoute(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	src := ""
+	for _, f := range []string{"api.go", "incidents.go", "disabled.go", "console_api.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src += string(b)
+	}
+	re := regexp.MustCompile(`"(GET|POST|PATCH|PUT|DELETE) (/api/v1/[^"]*|/healthz|/metrics)"`)
+	for _, m := range re.FindAllStringSubmatch(src, -1) {
+		method, path := strings.ToLower(m[1]), m[2]
+		if _, ok := doc.Paths[path][method]; !ok {
+			t.Errorf("openapi.json lacks %s %s", m[1], path)
+		}
 	}
 }

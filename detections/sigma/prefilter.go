@@ -443,14 +443,26 @@ func reverse(s string) string {
 // trie is a byte trie walked from one end of a value: every pattern that
 // is a prefix of the walk is found. A node with many edges (the root, the
 // node after ".exe" in a trie of reversed file names) has a complete row of
-// 256 targets; the others list their few edges.
+// 256 targets; the others list their few edges. A node's fields sit
+// together, and its edges next to each other, so that a step reads one or
+// two cache lines.
 type trie struct {
-	edgeStart []int32 // per node
-	edgeByte  []byte
-	edgeNext  []int32
-	row       []int32   // per node: offset of its complete row in rows, or -1
-	rows      []int32   // complete rows: target per byte, or -1
-	out       [][]int32 // per node: needle ids ending here
+	nodes []trieNode
+	edges []trieEdge
+	rows  []int32 // complete rows: target per byte, or -1
+	outs  []int32 // needle ids, per node
+}
+
+type trieNode struct {
+	// edges[first:end], or, when end is -1, a complete row at
+	// rows[first:first+256]
+	first, end  int32
+	out, outEnd int32 // outs[out:outEnd]: needle ids ending here
+}
+
+type trieEdge struct {
+	b    byte
+	next int32
 }
 
 // trieRowEdges is the number of edges from which a node gets a complete row.
@@ -475,21 +487,14 @@ func newTrie(pats []string, ids []int32) *trie {
 		}
 		nodes[s].out = append(nodes[s].out, ids[i])
 	}
-	t := &trie{edgeStart: make([]int32, len(nodes)+1), row: make([]int32, len(nodes)), out: make([][]int32, len(nodes))}
+	t := &trie{nodes: make([]trieNode, len(nodes))}
 	for i, n := range nodes {
-		t.edgeStart[i] = int32(len(t.edgeByte))
-		keys := make([]int, 0, len(n.kids))
-		for b := range n.kids {
-			keys = append(keys, int(b))
-		}
-		sort.Ints(keys)
-		for _, b := range keys {
-			t.edgeByte = append(t.edgeByte, byte(b))
-			t.edgeNext = append(t.edgeNext, n.kids[byte(b)])
-		}
-		t.row[i] = -1
-		if len(keys) >= trieRowEdges {
-			t.row[i] = int32(len(t.rows))
+		tn := &t.nodes[i]
+		tn.out = int32(len(t.outs))
+		t.outs = append(t.outs, n.out...)
+		tn.outEnd = int32(len(t.outs))
+		if len(n.kids) >= trieRowEdges {
+			tn.first, tn.end = int32(len(t.rows)), -1
 			for b := 0; b < 256; b++ {
 				nx, ok := n.kids[byte(b)]
 				if !ok {
@@ -497,24 +502,37 @@ func newTrie(pats []string, ids []int32) *trie {
 				}
 				t.rows = append(t.rows, nx)
 			}
+			continue
 		}
-		t.out[i] = n.out
+		keys := make([]int, 0, len(n.kids))
+		for b := range n.kids {
+			keys = append(keys, int(b))
+		}
+		sort.Ints(keys)
+		tn.first = int32(len(t.edges))
+		for _, b := range keys {
+			t.edges = append(t.edges, trieEdge{byte(b), n.kids[byte(b)]})
+		}
+		tn.end = int32(len(t.edges))
 	}
-	t.edgeStart[len(nodes)] = int32(len(t.edgeByte))
 	return t
 }
 
 func (t *trie) step(s int32, b byte) int32 {
-	if r := t.row[s]; r >= 0 {
-		return t.rows[r+int32(b)]
+	n := &t.nodes[s]
+	if n.end < 0 {
+		return t.rows[n.first+int32(b)]
 	}
-	for e := t.edgeStart[s]; e < t.edgeStart[s+1]; e++ {
-		if t.edgeByte[e] == b {
-			return t.edgeNext[e]
+	for e := n.first; e < n.end; e++ {
+		if t.edges[e].b == b {
+			return t.edges[e].next
 		}
 	}
 	return -1
 }
+
+// hasOut reports whether patterns end at node s.
+func (t *trie) hasOut(s int32) bool { n := &t.nodes[s]; return n.out != n.outEnd }
 
 // walkPrefix appends the ids of the patterns that start v.
 func (t *trie) walkPrefix(v string, hits []int32) []int32 {
@@ -523,8 +541,8 @@ func (t *trie) walkPrefix(v string, hits []int32) []int32 {
 		if s = t.step(s, v[i]); s < 0 {
 			break
 		}
-		if o := t.out[s]; len(o) > 0 {
-			hits = append(hits, o...)
+		if n := &t.nodes[s]; n.out != n.outEnd {
+			hits = append(hits, t.outs[n.out:n.outEnd]...)
 		}
 	}
 	return hits
@@ -537,8 +555,8 @@ func (t *trie) walkSuffix(v string, hits []int32) []int32 {
 		if s = t.step(s, v[i]); s < 0 {
 			break
 		}
-		if o := t.out[s]; len(o) > 0 {
-			hits = append(hits, o...)
+		if n := &t.nodes[s]; n.out != n.outEnd {
+			hits = append(hits, t.outs[n.out:n.outEnd]...)
 		}
 	}
 	return hits

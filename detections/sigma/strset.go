@@ -83,7 +83,7 @@ func (t *trie) startsOne(v string) bool {
 		if n = t.step(n, v[i]); n < 0 {
 			return false
 		}
-		if len(t.out[n]) > 0 {
+		if t.hasOut(n) {
 			return true
 		}
 	}
@@ -97,7 +97,7 @@ func (t *trie) endsOne(v string) bool {
 		if n = t.step(n, v[i]); n < 0 {
 			return false
 		}
-		if len(t.out[n]) > 0 {
+		if t.hasOut(n) {
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -646,4 +647,61 @@ func FuzzFold(f *testing.F) {
 			t.Errorf("fold(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestAnchoredNeedles: exact, prefix and suffix needles are found in raw
+// ASCII values folded as the tries walk them, and in lower-cased text
+// otherwise; an exact needle is looked up only for values of its length.
+func TestAnchoredNeedles(t *testing.T) {
+	rules := map[string]string{
+		"suffix": `Image|endswith: ['\cmd.exe', '\powershell.exe']`,
+		"prefix": `Image|startswith: 'C:\Temp\'`,
+		"exact":  `OriginalFileName: ['Cmd.Exe', 'pwsh.dll']`,
+		"path":   `Image|endswith: '\system32\whoami.exe'`,
+		// Six values or more make a set with tries of its own.
+		"cased": `Image|cased|endswith: ['\A.exe', '\B.exe', '\C.exe', '\D.exe', '\E.exe', '\Ünï.exe']`,
+		"wdash": `CommandLine|windash|startswith: '-enc '`,
+	}
+	fs := fstest.MapFS{}
+	for id, sel := range rules {
+		fs[id+".yml"] = &fstest.MapFile{Data: []byte("title: " + id + "\nid: " + id + "\nlogsource:\n    product: test\ndetection:\n    sel:\n        " + sel + "\n    condition: sel\n")}
+	}
+	rs, errs := Load(Config{}, fs, ".")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	cases := []struct {
+		e    *event.Event
+		want []string
+	}{
+		{ev("Image", `C:\WINDOWS\System32\CMD.EXE`), []string{"suffix"}},
+		{ev("Image", `C:\Windows\System32\cmd.exe.bak`), nil},
+		{ev("Image", `cmd.exe`), nil}, // endswith '\cmd.exe' wants the separator
+		{ev("Image", `C:\Ünïcode\PowerShell.EXE`), []string{"suffix"}},
+		{ev("Image", `C:\temp\x.exe`), []string{"prefix"}},
+		{ev("Image", `D:\temp\cmd.exe`), []string{"suffix"}},
+		{ev("Image", `C:\Windows\SYSTEM32\WhoAmI.exe`), []string{"path"}},
+		{ev("Image", `C:\Windows\SysWOW64\whoami.exe`), nil},
+		{ev("Image", []string{`x`, `C:\TEMP\a`}), []string{"prefix"}},
+		{ev("OriginalFileName", "CMD.EXE"), []string{"exact"}},
+		{ev("OriginalFileName", "PWSH.DLL"), []string{"exact"}},
+		{ev("OriginalFileName", "cmd.exe "), nil},
+		{ev("OriginalFileName", "cmd.ex"), nil},
+		{ev("OriginalFileName", "\u0130cmd.exe"), nil},
+		{ev("Image", `C:\x\B.exe`), []string{"cased"}},
+		{ev("Image", `C:\x\b.exe`), nil},
+		{ev("Image", `C:\x\Ünï.exe`), []string{"cased"}},
+		{ev("Image", `C:\x\ünï.exe`), nil},
+		{ev("CommandLine", "/ENC abc"), []string{"wdash"}},
+		{ev("CommandLine", "\u2013enc abc"), []string{"wdash"}},
+		{ev("CommandLine", "enc abc"), nil},
+	}
+	for _, tc := range cases {
+		var got []string
+		rs.Match(tc.e, func(r *Rule) { got = append(got, r.ID) })
+		slices.Sort(got)
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%v: matched %v, want %v", tc.e.Fields, got, tc.want)
+		}
+	}
 }

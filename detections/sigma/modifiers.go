@@ -207,7 +207,7 @@ func (cp *compiler) compileField(key string, keyLine int, vn *yaml.Node) (node, 
 		n.strs = append(n.strs, newStrMatcher(p))
 	}
 	if len(n.strs) >= minSetSize && !n.all {
-		n.set = newStrSet(n.strs)
+		n.set = newStrSet(n.strs, ms.cased)
 	}
 	return n, nil
 }

@@ -272,6 +272,10 @@ type slotScan struct {
 	acIDs    []int32 // automaton pattern -> needle id, or -1
 	acLits   []int32 // automaton pattern -> contains literal id, or -1
 	needsLow bool    // exact, prefix or suffix needles: scan lower-cased text
+	// exactLens has bit n set when an exact needle is n bytes long (bit
+	// 63: 63 or more): an ASCII value of another length is not looked up,
+	// nor lower-cased for it.
+	exactLens uint64
 	// few: instead of an automaton, a handful of ASCII contains needles
 	// that each have an anchor byte, found with a byte search on the raw
 	// text (see containsFoldAnchored).
@@ -331,6 +335,7 @@ func buildPrefilter(rules []*Rule) *prefilter {
 				switch n.kind {
 				case strExact:
 					sc.exact[n.lit] = append(sc.exact[n.lit], id)
+					sc.exactLens |= 1 << min(len(n.lit), 63)
 					sc.needsLow = true
 				case strPrefix:
 					l.pre, l.preID = append(l.pre, n.lit), append(l.preID, id)
@@ -356,10 +361,10 @@ func buildPrefilter(rules []*Rule) *prefilter {
 	for slot, l := range bySlot {
 		sc := pf.scans[slot]
 		if len(l.pre) > 0 {
-			sc.prefix = newTrie(l.pre, l.preID)
+			sc.prefix = newTrie(l.pre, l.preID, true)
 		}
 		if len(l.suf) > 0 {
-			sc.suffix = newTrie(l.suf, l.sufID)
+			sc.suffix = newTrie(l.suf, l.sufID, true)
 		}
 		if len(l.con) > 0 && len(l.con) <= maxFew {
 			for i, lit := range l.con {
@@ -447,6 +452,7 @@ func reverse(s string) string {
 // together, and its edges next to each other, so that a step reads one or
 // two cache lines.
 type trie struct {
+	bytes *[256]byte // foldByte for lower-case patterns, else identity
 	nodes []trieNode
 	edges []trieEdge
 	rows  []int32 // complete rows: target per byte, or -1
@@ -468,7 +474,9 @@ type trieEdge struct {
 // trieRowEdges is the number of edges from which a node gets a complete row.
 const trieRowEdges = 8
 
-func newTrie(pats []string, ids []int32) *trie {
+// newTrie builds a trie of pats; fold says that the patterns are lower
+// case and that the walks fold the ASCII upper case of their text.
+func newTrie(pats []string, ids []int32, fold bool) *trie {
 	type tn struct {
 		kids map[byte]int32
 		out  []int32
@@ -487,7 +495,10 @@ func newTrie(pats []string, ids []int32) *trie {
 		}
 		nodes[s].out = append(nodes[s].out, ids[i])
 	}
-	t := &trie{nodes: make([]trieNode, len(nodes))}
+	t := &trie{bytes: &identityByte, nodes: make([]trieNode, len(nodes))}
+	if fold {
+		t.bytes = &foldByte
+	}
 	for i, n := range nodes {
 		tn := &t.nodes[i]
 		tn.out = int32(len(t.outs))
@@ -518,7 +529,10 @@ func newTrie(pats []string, ids []int32) *trie {
 	return t
 }
 
+// step follows the edge for b, lower-cased when ASCII in a folding trie
+// (so that raw ASCII text and lower-cased text walk alike).
 func (t *trie) step(s int32, b byte) int32 {
+	b = t.bytes[b]
 	n := &t.nodes[s]
 	if n.end < 0 {
 		return t.rows[n.first+int32(b)]
@@ -530,6 +544,24 @@ func (t *trie) step(s int32, b byte) int32 {
 	}
 	return -1
 }
+
+// foldByte lower-cases ASCII upper case and leaves every other byte.
+var foldByte = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
+		}
+	}
+	return t
+}()
+
+var identityByte = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+	}
+	return t
+}()
 
 // hasOut reports whether patterns end at node s.
 func (t *trie) hasOut(s int32) bool { n := &t.nodes[s]; return n.out != n.outEnd }
@@ -564,7 +596,22 @@ func (t *trie) walkSuffix(v string, hits []int32) []int32 {
 
 // find appends the global ids of the needles present in the field's values.
 func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
-	if sc.needsLow {
+	if raw := c.raw(idx); sc.needsLow && len(raw) == 1 && isASCII(raw[0]) {
+		// The tries fold ASCII as they walk: an ASCII value is lower-cased
+		// only when an exact needle has its length.
+		v := raw[0]
+		if sc.exactLens&(1<<min(len(v), 63)) != 0 {
+			if ids := sc.exact[c.lower(idx)[0]]; len(ids) > 0 {
+				hits = append(hits, ids...)
+			}
+		}
+		if sc.prefix != nil {
+			hits = sc.prefix.walkPrefix(v, hits)
+		}
+		if sc.suffix != nil {
+			hits = sc.suffix.walkSuffix(v, hits)
+		}
+	} else if sc.needsLow {
 		for _, v := range c.lower(idx) {
 			if ids := sc.exact[v]; len(ids) > 0 {
 				hits = append(hits, ids...)

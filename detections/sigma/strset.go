@@ -14,7 +14,8 @@ type strSet struct {
 // minSetSize is the list length from which a set beats trying each value.
 const minSetSize = 6
 
-func newStrSet(ms []strMatcher) *strSet {
+// newStrSet builds the set of ms; cased says they are not lower case.
+func newStrSet(ms []strMatcher, cased bool) *strSet {
 	s := &strSet{exact: map[string]struct{}{}}
 	var pre, suf []string
 	for _, m := range ms {
@@ -31,10 +32,10 @@ func newStrSet(ms []strMatcher) *strSet {
 	}
 	ids := func(n int) []int32 { return make([]int32, n) }
 	if len(pre) > 0 {
-		s.prefix = newTrie(pre, ids(len(pre)))
+		s.prefix = newTrie(pre, ids(len(pre)), !cased)
 	}
 	if len(suf) > 0 {
-		s.suffix = newTrie(suf, ids(len(suf)))
+		s.suffix = newTrie(suf, ids(len(suf)), !cased)
 	}
 	return s
 }

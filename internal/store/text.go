@@ -116,7 +116,7 @@ func (s *Store) openText(ctx context.Context) (indexed int64, err error) {
 // whichever is higher.
 func (s *Store) catchUpText(ctx context.Context, from int64) (int64, error) {
 	const page = 5000
-	for {
+	for logged := false; ; {
 		rows, err := s.w.QueryContext(ctx, `SELECT seq, doc FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, from, page)
 		if err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)
@@ -143,6 +143,10 @@ func (s *Store) catchUpText(ctx context.Context, from int64) (int64, error) {
 		}
 		if n == 0 {
 			return from, nil
+		}
+		if n == page && !logged {
+			logged = true
+			s.log.Info("indexing the text of stored events", "after_seq", from, "path", TextPath(s.cfg.Path))
 		}
 		if err := s.writeText(ctx, textBatch{texts: [][]byte{text}, upTo: last}); err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)

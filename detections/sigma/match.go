@@ -110,6 +110,13 @@ func (n *fieldNode) eval(c *evalCtx) bool {
 		return (idx >= 0) == n.exists
 	}
 	if idx < 0 {
+		if n.mode == modeTime && n.name == timestampField && !c.e.Time.IsZero() {
+			// The event's own time is not among its fields (event.Event.Time):
+			// a rule on @timestamp reads it, in the zone the collector
+			// gave it (the log's, or the source's configured time zone).
+			ok := n.matchNum([]event.Value{{Kind: event.KindString, Str: c.e.Time.Format(time.RFC3339Nano)}})
+			return ok != n.neq
+		}
 		return false
 	}
 	v := &c.e.Fields[idx].Value
@@ -323,6 +330,9 @@ func (n *fieldNode) matchRef(c *evalCtx, idx int) bool {
 	}
 	return n.all && hits > 0
 }
+
+// timestampField is the field name by which rules read the event's time.
+const timestampField = "@timestamp"
 
 // timePart extracts a time modifier's number from a timestamp.
 func timePart(s, part string) (float64, bool) {

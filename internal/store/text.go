@@ -227,7 +227,7 @@ func (s *Store) indexText(ctx context.Context, work <-chan textWork, commit <-ch
 	// The text goes to FTS5 in as few statements as memory allows: FTS5
 	// writes one new segment per statement, and many small segments cost
 	// merges.
-	var text []byte
+	text := make([]byte, 0, 64<<10)
 	texts := 0
 	for w := range work {
 		if w.text != nil {

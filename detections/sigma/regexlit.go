@@ -211,9 +211,9 @@ func reMinLen(re *syntax.Regexp, depth int) int {
 }
 
 // regexRequiredSeq returns byte strings that every match contains in this
-// order (the literal pieces of a top-level concatenation, case-sensitive
-// ones only): checking them with a byte search is much cheaper than
-// running the expression on a value that lacks them.
+// order (the literal pieces of a top-level concatenation that are
+// case-sensitive or have no letters): checking them with a byte search is
+// much cheaper than running the expression on a value that lacks them.
 func regexRequiredSeq(expr string) []string {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
@@ -234,11 +234,22 @@ func regexRequiredSeq(expr string) []string {
 		if s.Op == syntax.OpCapture && len(s.Sub) == 1 {
 			s = s.Sub[0]
 		}
-		if s.Op == syntax.OpLiteral && s.Flags&syntax.FoldCase == 0 {
+		if s.Op == syntax.OpLiteral && (s.Flags&syntax.FoldCase == 0 || caseless(s.Rune)) {
 			seq = append(seq, string(s.Rune))
 		}
 	}
 	return seq
+}
+
+// caseless reports whether no rune of rs has another case (punctuation,
+// digits): a case-insensitive literal of them matches only itself.
+func caseless(rs []rune) bool {
+	for _, r := range rs {
+		if unicode.SimpleFold(r) != r {
+			return false
+		}
+	}
+	return true
 }
 
 // hasSeq reports whether v contains every string of seq, in order.

@@ -46,6 +46,7 @@ func FuzzRegexPrefilter(f *testing.F) {
 	f.Add(`x[0-9]{8,}y`, "x123456789y")
 	f.Add(`\\[a-z]{1,3}\.[a-z]{1,6}\.[ "']{1}`, `run \a.b.' now`)
 	f.Add(`(?i)cmd[ /]\x{212A}`, "CMD/k")
+	f.Add(`(?i)(?:set).*&&\s?set.*(?:environment|invoke|\$\{?input).*&&.*"`, `SET x&& set Invoke && "`)
 	f.Fuzz(func(t *testing.T, expr, s string) {
 		re, err := regexp.Compile(expr)
 		if err != nil {
@@ -89,6 +90,22 @@ func indexStr(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+func TestRegexRequiredSeq(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		seq  []string
+	}{
+		{`(?i)(?:set).*&&\s?set.*(?:environment|invoke).*&&.*"`, []string{"&&", "&&", `"`}},
+		{`(?i)a\.b`, nil}, // one literal, with letters
+		{`x\.Y`, []string{"x.Y"}},
+		{`(?i)k`, nil}, // k folds to K and to the Kelvin sign
+	} {
+		if got := regexRequiredSeq(tc.expr); !slices.Equal(got, tc.seq) {
+			t.Errorf("regexRequiredSeq(%q) = %q, want %q", tc.expr, got, tc.seq)
+		}
+	}
 }
 
 func TestRegexRuns(t *testing.T) {

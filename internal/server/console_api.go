@@ -3,13 +3,13 @@ package server
 import (
 	"encoding/csv"
 	"errors"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/danang-soc/vigil/correlate"
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/identity"
 	"github.com/danang-soc/vigil/internal/privacy"
@@ -342,25 +342,9 @@ func (s *Server) bulkIncidents(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad_request", "ids must name 1 to "+strconv.Itoa(MaxBulk)+" incidents")
 		return
 	}
-	var p store.Patch
-	if body.Status != nil {
-		st, err := event.ParseStatus(*body.Status)
-		if err != nil {
-			apiError(w, http.StatusBadRequest, "bad_request", err.Error())
-			return
-		}
-		p.Status = &st
-	}
-	if body.Assignee != nil {
-		a := strings.TrimSpace(*body.Assignee)
-		if len(a) > 128 {
-			apiError(w, http.StatusBadRequest, "bad_request", "assignee is longer than 128 characters")
-			return
-		}
-		p.Assignee = &a
-	}
-	if p.Status == nil && p.Assignee == nil {
-		apiError(w, http.StatusBadRequest, "bad_request", "nothing to change: give status or assignee")
+	p, err := patchBody{Status: body.Status, Assignee: body.Assignee}.patch()
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	type failure struct {
@@ -379,25 +363,20 @@ func (s *Server) bulkIncidents(w http.ResponseWriter, r *http.Request) {
 			out.Errors = append(out.Errors, failure{raw, err.Error()})
 			continue
 		}
-		cur, err := s.store.Incident(ctx, id)
-		if err != nil {
+		inc, err := s.changeIncident(ctx, id, p, actor(r))
+		var te *transitionError
+		switch {
+		case errors.As(err, &te):
+			out.Errors = append(out.Errors, failure{raw, err.Error()})
+			continue
+		case errors.Is(err, fs.ErrNotExist):
 			out.Errors = append(out.Errors, failure{raw, "no such incident"})
 			continue
-		}
-		if p.Status != nil && *p.Status != cur.Status {
-			if err := correlate.Transition(cur.Status, *p.Status); err != nil {
-				out.Errors = append(out.Errors, failure{raw, err.Error()})
-				continue
-			}
-		}
-		inc, err := s.store.UpdateIncident(ctx, id, p, actor(r))
-		if err != nil {
+		case err != nil:
 			s.log.Error("bulk incident change failed", "incident", raw, "err", err)
 			out.Errors = append(out.Errors, failure{raw, "the store could not change it"})
 			continue
 		}
-		s.group.Sync(inc)
-		s.publish("incident", inc)
 		if mask {
 			maskIncident(&inc)
 		}

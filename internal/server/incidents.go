@@ -134,43 +134,75 @@ func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	ctx := r.Context()
-	cur, err := s.store.Incident(ctx, id)
+	p, err := body.patch()
 	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	inc, err := s.changeIncident(r.Context(), id, p, actor(r))
+	var te *transitionError
+	switch {
+	case errors.As(err, &te):
+		apiError(w, http.StatusConflict, "bad_transition", err.Error())
+		return
+	case err != nil:
 		s.storeError(w, err)
 		return
 	}
+	if !canSeePersonal(r) {
+		maskIncident(&inc)
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+// patch checks an analyst's change and turns it into the store's form.
+func (b patchBody) patch() (store.Patch, error) {
 	var p store.Patch
-	if body.Status != nil {
-		st, err := event.ParseStatus(*body.Status)
+	if b.Status != nil {
+		st, err := event.ParseStatus(*b.Status)
 		if err != nil {
-			apiError(w, http.StatusBadRequest, "bad_request", err.Error())
-			return
-		}
-		if st != cur.Status {
-			if err := correlate.Transition(cur.Status, st); err != nil {
-				apiError(w, http.StatusConflict, "bad_transition", err.Error())
-				return
-			}
+			return p, err
 		}
 		p.Status = &st
 	}
-	if body.Assignee != nil {
-		a := strings.TrimSpace(*body.Assignee)
+	if b.Assignee != nil {
+		a := strings.TrimSpace(*b.Assignee)
 		if len(a) > 128 {
-			apiError(w, http.StatusBadRequest, "bad_request", "assignee is longer than 128 characters")
-			return
+			return p, errors.New("assignee is longer than 128 characters")
 		}
 		p.Assignee = &a
 	}
-	inc, err := s.store.UpdateIncident(ctx, id, p, actor(r))
+	if p.Status == nil && p.Assignee == nil {
+		return p, errors.New("nothing to change: give status or assignee")
+	}
+	return p, nil
+}
+
+// transitionError is a status change the lifecycle does not allow.
+type transitionError struct{ err error }
+
+func (e *transitionError) Error() string { return e.err.Error() }
+func (e *transitionError) Unwrap() error { return e.err }
+
+// changeIncident applies an analyst's change: the lifecycle is checked,
+// the store records the history, the grouper and the console learn of it.
+func (s *Server) changeIncident(ctx context.Context, id event.ID, p store.Patch, who string) (event.Incident, error) {
+	cur, err := s.store.Incident(ctx, id)
 	if err != nil {
-		s.storeError(w, err)
-		return
+		return cur, err
+	}
+	if p.Status != nil && *p.Status != cur.Status {
+		if err := correlate.Transition(cur.Status, *p.Status); err != nil {
+			return cur, &transitionError{err}
+		}
+	}
+	inc, err := s.store.UpdateIncident(ctx, id, p, who)
+	if err != nil {
+		return inc, err
 	}
 	s.group.Sync(inc)
 	s.publish("incident", inc)
-	writeJSON(w, http.StatusOK, inc)
+	return inc, nil
 }
 
 func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {

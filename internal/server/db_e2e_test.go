@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/packet"
 	"github.com/danang-soc/vigil/internal/formats"
 	"github.com/danang-soc/vigil/internal/identity"
 	"github.com/danang-soc/vigil/internal/testenv"
@@ -243,7 +244,15 @@ func TestServePacketCaptureSeesAttack(t *testing.T) {
 	}
 	pg := testenv.StartPostgres(t)
 	ts := startDBServerConfig(t, Config{Packet: PacketConfig{Interface: "lo", PostgresPorts: []uint16{uint16(pg.Port)}}})
-	time.Sleep(500 * time.Millisecond) // the capture socket is open once Run has started it
+	// The capture socket opens once Run has started it: wait until it sees
+	// PostgreSQL's traffic before the attack begins.
+	eventually(t, "the capture sees PostgreSQL traffic", func() bool {
+		if _, err := pg.Psql("postgres", pg.Password, "postgres", "SELECT 1"); err != nil {
+			t.Fatalf("psql: %v", err)
+		}
+		c, ok := ts.capture.Load().(*packet.Capture)
+		return ok && c.Stats().TCP > 0
+	})
 	pg.Attack(t)
 	alerts := ts.awaitRules(t, []string{"db_bruteforce_login", "db_superuser_granted", "db_sqli_tautology", "db_pg_copy_to_file", "db_grant_all"}, 90*time.Second)
 	code, b := ts.do(t, identity.RoleAnalyst, "GET", "/api/v1/events?limit=1&q=logsource.service:wire", "")

@@ -48,9 +48,13 @@ const values = new Map();
 
 async function valuesOf(field) {
   if (!values.has(field)) {
-    values.set(field, api('GET', `/api/v1/events/values?${new URLSearchParams({ field })}`).then((r) => r.items).catch(() => []));
+    const p = api('GET', `/api/v1/events/values?${new URLSearchParams({ field })}`).then((r) => r.items ?? []);
+    values.set(field, p);
+    // A failed or empty answer is not kept: the next colon asks again
+    // (the events may not be stored yet).
+    p.then((items) => { if (!items.length) values.delete(field); }, () => values.delete(field));
   }
-  return values.get(field);
+  return values.get(field).catch(() => []);
 }
 
 // quoteValue writes a value as the query language reads it.

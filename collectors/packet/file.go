@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/danang-soc/vigil/event"
 )
@@ -29,7 +30,22 @@ func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Ev
 	}
 	defer f.Close()
 	var st Stats
-	if b, unmap, merr := mapFile(f); merr == nil {
+	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() && fi.Size() <= maxReadWhole {
+		// A capture of moderate size is read whole into a reused buffer:
+		// one copy from the page cache is cheaper than faulting in the
+		// pages of a fresh mapping.
+		bp := readBufs.Get().(*[]byte)
+		b := (*bp)[:0]
+		if int64(cap(b)) < fi.Size()+1 {
+			b = make([]byte, 0, fi.Size()+1)
+		}
+		b, err = readAll(f, b)
+		if err == nil {
+			st, err = DecodeBytes(ctx, b, cfg, emit)
+		}
+		*bp = b[:0]
+		readBufs.Put(bp)
+	} else if b, unmap, merr := mapFile(f); merr == nil {
 		// The file is read in place: packets are never copied.
 		st, err = DecodeBytes(ctx, b, cfg, emit)
 		unmap()
@@ -40,6 +56,29 @@ func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Ev
 		return st, fmt.Errorf("decoding %s: %w", path, err)
 	}
 	return st, nil
+}
+
+// maxReadWhole is the largest capture read into memory whole; larger ones
+// are mapped.
+const maxReadWhole = 64 << 20
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// readAll reads r to its end into b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // DecodeReader is DecodeFile on a stream.

@@ -3,7 +3,6 @@ package dashboards
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,35 +19,7 @@ import (
 // Screenshots go to t.ArtifactDir(): kept with
 // `go test -run TestBrowser -artifacts -outputdir DIR ./dashboards`.
 
-// chromium starts headless Chromium (Debian's /usr/bin/chromium, or
-// VIGIL_CHROMIUM) with the flags of RECIPES.md and returns a tab.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts Chromium; skipped with -short")
-	}
-	path := os.Getenv("VIGIL_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		testenv.Missing(t, "Chromium is not installed at %s (apt-get install chromium): %v", path, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1280, 800),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a hang guard
-	t.Cleanup(cancel)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(cancelTab)
-	return ctx
-}
+func chromium(t *testing.T) context.Context { return testenv.Chromium(t, 1280, 800, 60*time.Second) }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -308,33 +307,7 @@ func TestConsoleAPI(t *testing.T) {
 // Screenshots go to t.ArtifactDir(): kept with
 // `go test -run TestBrowserConsole -artifacts -outputdir DIR ./internal/server`.
 
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts Chromium; skipped with -short")
-	}
-	path := os.Getenv("VIGIL_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		testenv.Missing(t, "Chromium is not installed at %s (apt-get install chromium): %v", path, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1440, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second) // a hang guard
-	t.Cleanup(cancel)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(cancelTab)
-	return ctx
-}
+func chromium(t *testing.T) context.Context { return testenv.Chromium(t, 1440, 900, 120*time.Second) }
 
 type tab struct {
 	t   *testing.T

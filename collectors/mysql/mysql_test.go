@@ -7,15 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/internal/decodertest"
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/testenv"
 )
 
-type lineDecoder interface {
-	Line(line []byte, emit func(event.Event)) error
-	Flush(emit func(event.Event))
-	Pending() bool
-}
+type lineDecoder = decodertest.Decoder
 
 func decodeFile(t testing.TB, d lineDecoder, name string) []event.Event {
 	t.Helper()

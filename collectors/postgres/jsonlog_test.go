@@ -5,16 +5,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/danang-soc/vigil/collectors/internal/decodertest"
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/testenv"
 )
 
 // lineDecoder is the decoder contract the tests drive.
-type lineDecoder interface {
-	Line(line []byte, emit func(event.Event)) error
-	Flush(emit func(event.Event))
-	Pending() bool
-}
+type lineDecoder = decodertest.Decoder
 
 // decodeFile runs a file through d and returns its events.
 func decodeFile(t testing.TB, d lineDecoder, path string) []event.Event {

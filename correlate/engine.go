@@ -174,9 +174,17 @@ func (e *Engine) Generates(refs ...string) bool {
 	return !referenced
 }
 
-// References reports whether any correlation references ref, so that the
-// caller can skip Observe for rules that no correlation uses.
-func (e *Engine) References(ref string) bool { return len(e.byRef[ref]) > 0 }
+// References reports whether any correlation references one of refs (the
+// id and name of a rule), so that the caller can skip Observe for rules
+// that no correlation uses.
+func (e *Engine) References(refs ...string) bool {
+	for _, ref := range refs {
+		if len(e.byRef[ref]) > 0 { // byRef is fixed after New: no lock
+			return true
+		}
+	}
+	return false
+}
 
 // Observe feeds one base-rule match: refs are the id and name of the rule
 // that matched e (either may be omitted), e the event, in stream order.

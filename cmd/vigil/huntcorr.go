@@ -45,11 +45,8 @@ func (h *hunter) correlate(input string, index int, e *event.Event, r *sigma.Rul
 	if h.corr == nil {
 		return
 	}
-	refs := []string{r.ID}
-	if r.Name != "" && r.Name != r.ID {
-		refs = append(refs, r.Name)
-	}
-	if !h.corr.References(refs[0]) && (len(refs) == 1 || !h.corr.References(refs[1])) {
+	refs := r.Refs()
+	if !h.corr.References(refs...) {
 		return
 	}
 	h.refs[e.ID] = eventRef{input, index}

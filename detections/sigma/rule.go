@@ -38,6 +38,15 @@ type Rule struct {
 	needles []needle
 }
 
+// Refs are the references by which correlation rules may name the rule:
+// its id, and its name when it has one.
+func (r *Rule) Refs() []string {
+	if r.Name != "" && r.Name != r.ID {
+		return []string{r.ID, r.Name}
+	}
+	return []string{r.ID}
+}
+
 // Filter is a Sigma filter (meta-rule) that was applied: it adds AND NOT
 // its condition to every rule in Rules.
 type Filter struct {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"sort"
-	"sync"
 
 	"github.com/danang-soc/vigil/internal/identity"
 )
@@ -16,11 +15,6 @@ import (
 // Rules switched off by analysts, without editing them: the set is kept in
 // the store's state table and applied by the pipeline at once.
 const disabledRulesKey = "rules.disabled"
-
-// disabledRules guards changes to the pipeline's disabled set.
-type disabledRules struct {
-	mu sync.Mutex
-}
 
 func (s *Server) loadDisabledRules(ctx context.Context) error {
 	b, err := s.store.State(ctx, disabledRulesKey)
@@ -44,8 +38,8 @@ func (s *Server) loadDisabledRules(ctx context.Context) error {
 
 // setRuleDisabled switches one rule off (or back on) and persists the set.
 func (s *Server) setRuleDisabled(ctx context.Context, id string, off bool) error {
-	s.disabledMu.mu.Lock()
-	defer s.disabledMu.mu.Unlock()
+	s.disabledMu.Lock()
+	defer s.disabledMu.Unlock()
 	m := map[string]bool{}
 	if cur := s.pipe.disabled.Load(); cur != nil {
 		for k := range *cur {

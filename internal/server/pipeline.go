@@ -119,8 +119,8 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 	p.lastArrival = created
 	for _, m := range matches {
 		ev := &events[m.event]
-		refs := ruleRefs(m.rule)
-		if eng != nil && eng.References(refs[0]) || eng != nil && len(refs) > 1 && eng.References(refs[1]) {
+		refs := m.rule.Refs()
+		if eng != nil && eng.References(refs...) {
 			p.journal.add(refs, ev)
 			if err := eng.Observe(refs, ev, emit); err != nil {
 				p.late.Inc()
@@ -252,13 +252,6 @@ func (p *pipeline) detect(events []event.Event) []match {
 		all = append(all, part...)
 	}
 	return all
-}
-
-func ruleRefs(r *sigma.Rule) []string {
-	if r.Name != "" && r.Name != r.ID {
-		return []string{r.ID, r.Name}
-	}
-	return []string{r.ID}
 }
 
 // alertFor makes the alert of a detection rule matching one event. Its id

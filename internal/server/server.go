@@ -72,7 +72,7 @@ type Server struct {
 	oneTimePassword string
 	ruleErrs        []sigma.RuleError
 	ruleMu          sync.Mutex
-	disabledMu      disabledRules
+	disabledMu      sync.Mutex // serialises changes to the disabled rules
 }
 
 // New opens the store, the bus and the identity database, loads the rules

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/danang-soc/vigil/collectors/internal/decodertest"
+	"github.com/danang-soc/vigil/internal/testenv"
 )
 
 func FuzzServerAudit(f *testing.F) {
@@ -27,17 +28,17 @@ func FuzzErrorLog(f *testing.F) {
 }
 
 func BenchmarkServerAudit(b *testing.B) {
-	decodertest.Bench(b, "mariadb-server_audit.log", func() lineDecoder { return NewServerAudit(Options{Host: "db1"}) })
+	decodertest.Bench(b, testenv.Corpus(b, "dblogs", "mariadb-server_audit.log"), func() lineDecoder { return NewServerAudit(Options{Host: "db1"}) })
 }
 
 func BenchmarkGeneral(b *testing.B) {
-	decodertest.Bench(b, "mariadb-general.log", func() lineDecoder { return NewGeneral(Options{Host: "db1"}) })
+	decodertest.Bench(b, testenv.Corpus(b, "dblogs", "mariadb-general.log"), func() lineDecoder { return NewGeneral(Options{Host: "db1"}) })
 }
 
 func BenchmarkSlow(b *testing.B) {
-	decodertest.Bench(b, "mariadb-slow.log", func() lineDecoder { return NewSlow(Options{Host: "db1"}) })
+	decodertest.Bench(b, testenv.Corpus(b, "dblogs", "mariadb-slow.log"), func() lineDecoder { return NewSlow(Options{Host: "db1"}) })
 }
 
 func BenchmarkErrorLog(b *testing.B) {
-	decodertest.Bench(b, "mariadb-error.log", func() lineDecoder { return NewErrorLog(Options{Host: "db1"}) })
+	decodertest.Bench(b, testenv.Corpus(b, "dblogs", "mariadb-error.log"), func() lineDecoder { return NewErrorLog(Options{Host: "db1"}) })
 }

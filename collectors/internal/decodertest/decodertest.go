@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/event"
-	"github.com/danang-soc/vigil/internal/testenv"
 )
 
 // Decoder is the line decoder contract of the log collectors.
@@ -71,11 +70,11 @@ func Fuzz(t *testing.T, d Decoder, product, s string) {
 	}
 }
 
-// Bench reports lines per second of a decoder over a corpus file of
-// dblogs, and lines per second of the process' own CPU time, the figure
+// Bench reports lines per second of a decoder over a log file (the caller
+// finds it, e.g. with testenv.Corpus), and lines per second of the process' own CPU time, the figure
 // that does not depend on what else runs on a shared machine.
-func Bench(b *testing.B, file string, mk func() Decoder) {
-	data, err := os.ReadFile(testenv.Corpus(b, "dblogs", file))
+func Bench(b *testing.B, path string, mk func() Decoder) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}

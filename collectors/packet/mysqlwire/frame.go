@@ -23,9 +23,12 @@ type framer struct {
 	start  time.Time
 	cont   bool // the current packet continues a payload of maxPacket parts
 	lost   bool
-	// row, when set, is offered each whole packet first; it returns true
-	// when it has counted the packet as a row of a result.
-	row func(p []byte) bool
+	// rows, when set, is offered each whole packet first: b starts with
+	// its size bytes and goes on with the bytes after it. It counts the
+	// packet and the whole packets after it as rows of a result, as long
+	// as they are rows, and returns how many bytes of b it took (0 when
+	// the packet is not a row). The rows counted are not framed.
+	rows func(size int, b []byte) int
 }
 
 func (f *framer) reset() {
@@ -69,11 +72,13 @@ func (f *framer) feed(ts time.Time, b []byte, limit func(seq byte) int, handle f
 			f.nhdr = 0
 			h = f.hdr[:]
 		}
-		f.size = int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+		f.size = packetSize(h)
 		f.seq = h[3]
-		if f.row != nil && !f.cont && f.size > 0 && f.size < maxPacket && f.size <= len(b) && f.row(b[:f.size]) {
-			b = b[f.size:]
-			continue
+		if f.rows != nil && !f.cont && f.size > 0 && f.size < maxPacket && f.size <= len(b) {
+			if n := f.rows(f.size, b); n > 0 {
+				b = b[n:]
+				continue
+			}
 		}
 		f.remain = f.size
 		if !f.cont {
@@ -92,6 +97,9 @@ func (f *framer) feed(ts time.Time, b []byte, limit func(seq byte) int, handle f
 		}
 	}
 }
+
+// packetSize reads the payload length from a packet header.
+func packetSize(h []byte) int { return int(h[0]) | int(h[1])<<8 | int(h[2])<<16 }
 
 func (f *framer) end(handle func(f *framer)) {
 	if f.size == maxPacket {

@@ -167,23 +167,36 @@ func NewSession(opt Options, emit func(event.Event)) *Session {
 		opt.MaxMessage = 64 << 10
 	}
 	s := &Session{opt: opt, emit: emit}
-	s.srv.row = s.row
+	s.srv.rows = s.countRows
 	return s
 }
 
-// row counts a packet of a result's rows, the common case, without the
-// framing of other packets.
-func (s *Session) row(p []byte) bool {
-	if len(s.pending) == 0 || p[0] == 0xfe || p[0] == 0xff {
-		return false
+// countRows counts the packets of a result's rows, the bulk of the server's
+// bytes, without the framing of other packets: b holds a whole packet of
+// the given size (its header read) and what follows it. Only the headers
+// and the first byte of each row are read. It returns the bytes taken.
+func (s *Session) countRows(size int, b []byte) int {
+	if len(s.pending) == 0 || b[0] == 0xfe || b[0] == 0xff {
+		return 0
 	}
 	c := s.pending[0]
 	if c.state != respRows {
-		return false
+		return 0
 	}
-	c.rows++
-	c.bytes += int64(len(p)) + 4
-	return true
+	rows := int64(1)
+	rest := b[size:]
+	for len(rest) > 4 {
+		n := packetSize(rest)
+		if n == 0 || n >= maxPacket || n > len(rest)-4 || rest[4] == 0xfe || rest[4] == 0xff {
+			break // not a row, or not wholly in b
+		}
+		rows++
+		rest = rest[4+n:]
+	}
+	taken := len(b) - len(rest)
+	c.rows += rows
+	c.bytes += int64(taken) + 4 // the first header was read before
+	return taken
 }
 
 // Encrypted reports whether the session switched to TLS.

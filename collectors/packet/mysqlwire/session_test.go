@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/packet/internal/wirefuzz"
 	"github.com/danang-soc/vigil/event"
 	"github.com/google/go-cmp/cmp"
 )
@@ -219,4 +220,28 @@ func TestCompressed(t *testing.T) {
 	if sess.Errors() != 0 {
 		t.Errorf("%d decode errors", sess.Errors())
 	}
+}
+
+// TestRowsCutAnywhere checks that a result's rows are counted the same
+// however the server's bytes are cut: rows counted in bulk within a write,
+// rows split across writes, headers split across writes.
+func TestRowsCutAnywhere(t *testing.T) {
+	var rows []byte
+	for i := range 40 {
+		row := "\xfb" // NULL
+		if i%5 != 0 {
+			row = string(byte(i%10)) + strings.Repeat("x", i%10) // a string of i%10 bytes
+		}
+		rows = append(rows, pkt(byte(4+i), row)...)
+	}
+	result := bytes.Join([][]byte{pkt(1, "\x01"), pkt(2, "\x03def\x00\x00\x00\x01x\x00\x0c\x21\x00\x0b\x00\x00\x00\x03\x00\x00\x00\x00\x00"), eof(3, 0), rows, eof(44, 2)}, nil)
+	wirefuzz.CheckRows(t, func(emit func(event.Event)) wirefuzz.Session {
+		sess := NewSession(Options{}, emit)
+		ts := time.Unix(1, 0)
+		sess.Server(ts, greeting(baseCaps))
+		sess.Client(ts, handshake(baseCaps, "bob", "db1"))
+		sess.Server(ts, ok(2))
+		sess.Client(ts, pkt(0, "\x03SELECT x FROM t"))
+		return sess
+	}, result, 40, len(rows))
 }

@@ -93,12 +93,14 @@ func (s *Session) feed(f *framer, fromClient bool, ts time.Time, b []byte) {
 		}
 		if (f.typ == 'D' || f.typ == 'd') && !fromClient && length-4 <= len(b) {
 			// The common case of a result: a row wholly in this
-			// segment is counted, not framed.
-			b = b[length-4:]
+			// segment is counted, not framed, and so are the whole
+			// rows after it.
+			rows, n := countRows(b[length-4:])
+			b = b[length-4+n:]
 			if len(s.pending) > 0 {
 				head := s.pending[0]
-				head.rows++
-				head.bytes += int64(length) + 1
+				head.rows += 1 + rows
+				head.bytes += int64(length) + 1 + int64(n)
 			}
 			continue
 		}
@@ -115,6 +117,22 @@ func (s *Session) feed(f *framer, fromClient bool, ts time.Time, b []byte) {
 			s.dispatch(f, fromClient)
 		}
 	}
+}
+
+// countRows counts the DataRow and CopyData messages that lie wholly at the
+// start of b and returns how many bytes they take. It reads only their
+// headers: a result's rows are counted, never decoded.
+func countRows(b []byte) (rows int64, n int) {
+	rest := b
+	for len(rest) >= 5 && (rest[0] == 'D' || rest[0] == 'd') {
+		length := binary.BigEndian.Uint32(rest[1:5])
+		if length < 4 || length > maxLength || uint64(length) >= uint64(len(rest)) {
+			break // malformed, or not wholly in b
+		}
+		rows++
+		rest = rest[1+length:]
+	}
+	return rows, len(b) - len(rest)
 }
 
 // plausible reports whether b, the start of a segment after lost bytes,

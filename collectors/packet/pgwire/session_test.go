@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/packet/internal/wirefuzz"
 	"github.com/danang-soc/vigil/event"
 	"github.com/google/go-cmp/cmp"
 )
@@ -251,4 +252,23 @@ func TestResync(t *testing.T) {
 		}
 		t.Fatalf("got %d events, want the one of SELECT 2", len(evs))
 	}
+}
+
+// TestRowsCutAnywhere checks that a result's rows are counted the same
+// however the server's bytes are cut: rows counted in bulk within a write,
+// rows split across writes, headers split across writes.
+func TestRowsCutAnywhere(t *testing.T) {
+	var rows [][]byte
+	for i := range 40 {
+		rows = append(rows, msg('D', i16(1), i32(uint32(i)), strings.Repeat("x", i)))
+	}
+	result := concat(append(append([][]byte{msg('T', i16(0))}, rows...), msg('C', "SELECT 40\x00"), ready))
+	wirefuzz.CheckRows(t, func(emit func(event.Event)) wirefuzz.Session {
+		sess := NewSession(Options{}, emit)
+		ts := time.Unix(1, 0)
+		sess.Client(ts, startup("bob", "db1"))
+		sess.Server(ts, concat([][]byte{authOK, ready}))
+		sess.Client(ts, msg('Q', "SELECT x FROM t\x00"))
+		return sess
+	}, result, 40, len(concat(rows)))
 }

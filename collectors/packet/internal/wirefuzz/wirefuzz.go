@@ -1,16 +1,20 @@
 // Package wirefuzz is the fuzzing harness the database wire decoders share:
-// it turns the TCP conversations of a capture into fuzz seeds and plays fuzz
-// input into a decoder session. It is used by tests only.
+// it turns the TCP conversations of a capture into fuzz seeds, plays fuzz
+// input into a decoder session, and writes a test's bytes to sessions cut
+// in every way. It is used by tests only.
 //
 // Concurrency: the functions keep no state.
 package wirefuzz
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/danang-soc/vigil/event"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -106,4 +110,52 @@ func Play(s Session, b []byte) {
 		b = b[n:]
 	}
 	s.Close(ts)
+}
+
+// Cuts returns the ways in which a test writes b to a session: cut once at
+// every offset, and after that whole, in single bytes, or in chunks of 7 or
+// 64 bytes. Decoders must give the same events for each.
+func Cuts(b []byte) [][][]byte {
+	var out [][][]byte
+	for at := range len(b) {
+		for _, every := range []int{0, 1, 7, 64} {
+			parts := [][]byte{b[:at]}
+			rest := b[at:]
+			for every > 0 && len(rest) > every {
+				parts = append(parts, rest[:every])
+				rest = rest[every:]
+			}
+			out = append(out, append(parts, rest))
+		}
+	}
+	return out
+}
+
+// CheckRows writes result, the server's answer to a query, to sessions
+// that open brought to the point of waiting for it, cut in each of the
+// ways of Cuts, and checks that the query's event counts rows rows and
+// bytes bytes, without decode errors.
+func CheckRows(t *testing.T, open func(emit func(event.Event)) Session, result []byte, rows, bytes int) {
+	t.Helper()
+	want := fmt.Sprintf("rows %d, bytes %d, 0 errors", rows, bytes)
+	for i, parts := range Cuts(result) {
+		var evs []event.Event
+		s := open(func(ev event.Event) { evs = append(evs, ev) })
+		ts := time.Unix(1, 0)
+		for _, p := range parts {
+			s.Server(ts, p)
+		}
+		s.Close(ts)
+		var errors int
+		if e, ok := s.(interface{ Errors() int }); ok {
+			errors = e.Errors()
+		}
+		if len(evs) == 0 {
+			t.Fatalf("cut %d: no event", i)
+		}
+		f := evs[len(evs)-1].Fields
+		if got := fmt.Sprintf("rows %s, bytes %s, %d errors", f.Str("db.response.rows"), f.Str("db.response.bytes"), errors); got != want {
+			t.Errorf("cut %d (%d writes): %s, want %s", i, len(parts), got, want)
+		}
+	}
 }

@@ -201,75 +201,163 @@ type Handler func(ctx context.Context, payload []byte) error
 // handler fails is retried with back-off and is not skipped: later batches
 // wait, so that nothing is processed out of order or lost.
 func (b *Bus) Consume(ctx context.Context, h Handler) error {
+	return ConsumeStaged(ctx, b, func(_ context.Context, p []byte) ([]byte, error) { return p, nil }, h)
+}
+
+// ConsumeStaged is Consume with the processing of a batch in two stages,
+// so that the next batch is prepared while the one before it commits:
+// prepare(batch n+1) runs beside commit(batch n). Commits run one at a time
+// in order, and a batch is acknowledged once its commit returns nil.
+//
+// prepare must have no effect outside its result: a batch can be prepared
+// and then not committed (shutdown, crash), and it is prepared again when
+// it is delivered again. A failing stage is retried with back-off, and the
+// batches after it wait.
+func ConsumeStaged[T any](ctx context.Context, b *Bus, prepare func(ctx context.Context, payload []byte) (T, error), commit func(ctx context.Context, prepared T) error) error {
+	cons, err := b.consumer(ctx)
+	if err != nil || cons == nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type prepared struct {
+		msg jetstream.Msg
+		val T
+	}
+	// Unbuffered: one batch commits while at most one more is prepared and
+	// waits, the two unacknowledged batches the consumer allows.
+	ready := make(chan prepared)
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		defer close(ready)
+		b.fetch(ctx, cons, func(msg jetstream.Msg) bool {
+			var val T
+			ok := b.retry(ctx, msg, "preparing", func() (err error) {
+				val, err = prepare(ctx, msg.Data())
+				return err
+			})
+			if !ok {
+				return false
+			}
+			// While the commit before it runs, the waiting batch is kept
+			// from being re-delivered.
+			tick := time.NewTicker(max(b.cfg.AckWait/3, time.Second))
+			defer tick.Stop()
+			for {
+				select {
+				case ready <- prepared{msg, val}:
+					return true
+				case <-tick.C:
+					_ = msg.InProgress()
+				case <-ctx.Done():
+					return false
+				}
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		for range ready { // let the fetcher end
+		}
+		<-fetched
+	}()
+	for p := range ready {
+		if ctx.Err() != nil {
+			return nil // the rest is delivered again on the next start
+		}
+		if !b.retry(ctx, p.msg, "processing", func() error { return commit(ctx, p.val) }) {
+			return nil // not acknowledged: delivered again after restart
+		}
+		// Acknowledge even when shutting down: the batch is processed.
+		actx, cancelAck := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := p.msg.DoubleAck(actx)
+		cancelAck()
+		if err != nil {
+			// The batch will be delivered again; processing is idempotent.
+			b.log.Warn("acknowledging batch failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// consumer creates the pipeline's consumer afresh. It returns nil and no
+// error when ctx ended while starting.
+func (b *Bus) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	// The stream holds exactly the batches not yet processed (work-queue
 	// retention deletes a batch when it is acknowledged). A consumer left
 	// from before a crash would wait AckWait before re-delivering what was
 	// in flight; starting afresh re-delivers it at once.
 	if err := b.stream.DeleteConsumer(ctx, consumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		if ctx.Err() != nil {
-			return nil // shut down while starting
+			return nil, nil // shut down while starting
 		}
-		return fmt.Errorf("resetting pipeline consumer: %w", err)
+		return nil, fmt.Errorf("resetting pipeline consumer: %w", err)
 	}
 	cons, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       consumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       b.cfg.AckWait,
-		MaxAckPending: 1,
+		MaxAckPending: 2, // one committing, one prepared (ConsumeStaged)
 		MaxDeliver:    -1,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("creating pipeline consumer: %w", err)
+		return nil, fmt.Errorf("creating pipeline consumer: %w", err)
 	}
+	return cons, nil
+}
+
+// fetch hands each delivered batch to next, in order, until ctx ends or
+// next returns false.
+func (b *Bus) fetch(ctx context.Context, cons jetstream.Consumer, next func(jetstream.Msg) bool) {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			b.log.Warn("bus fetch failed", "err", err)
 			if !sleep(ctx, time.Second) {
-				return nil
+				return
 			}
 			continue
 		}
 		for msg := range batch.Messages() {
-			if ctx.Err() != nil {
-				return nil // the rest is delivered again on the next start
-			}
-			backoff := 100 * time.Millisecond
-			for {
-				err := h(ctx, msg.Data())
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					return nil // not acknowledged: delivered again after restart
-				}
-				b.log.Error("processing batch failed; retrying", "err", err, "backoff", backoff)
-				_ = msg.InProgress()
-				if !sleep(ctx, backoff) {
-					return nil
-				}
-				backoff = min(backoff*2, 30*time.Second)
-			}
-			// Acknowledge even when shutting down: the batch is processed.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			err := msg.DoubleAck(actx)
-			cancel()
-			if err != nil {
-				// The batch will be delivered again; processing is idempotent.
-				b.log.Warn("acknowledging batch failed", "err", err)
+			if ctx.Err() != nil || !next(msg) {
+				return // what is left is delivered again on the next start
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 			b.log.Warn("bus fetch ended with an error", "err", err)
 		}
 	}
-	return nil
+}
+
+// retry runs f until it succeeds, with back-off, keeping msg from being
+// re-delivered meanwhile. It returns false when ctx ended first.
+func (b *Bus) retry(ctx context.Context, msg jetstream.Msg, what string, f func() error) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		if ctx.Err() != nil {
+			return false
+		}
+		err := f()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		b.log.Error(what+" batch failed; retrying", "err", err, "backoff", backoff)
+		_ = msg.InProgress()
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

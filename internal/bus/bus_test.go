@@ -147,3 +147,103 @@ func benchmarkPublish(b *testing.B, syncAlways bool) {
 		}
 	})
 }
+
+// TestStagedPreparesAheadAndCommitsInOrder: the next batch is prepared
+// while the one before commits; commits come in order, and a failed commit
+// is retried with what was prepared for it, not prepared again.
+func TestStagedPreparesAheadAndCommitsInOrder(t *testing.T) {
+	b := open(t, t.TempDir(), 0)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, p := range []string{"a", "b", "c"} {
+		if err := b.Publish(ctx, []byte(p), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	preparedB := make(chan struct{})
+	var mu sync.Mutex
+	var prepared, committed []string
+	failA := 1
+	err := ConsumeStaged(ctx, b, func(_ context.Context, p []byte) (string, error) {
+		mu.Lock()
+		prepared = append(prepared, string(p))
+		mu.Unlock()
+		if string(p) == "b" {
+			close(preparedB)
+		}
+		return "prepared " + string(p), nil
+	}, func(_ context.Context, v string) error {
+		if v == "prepared a" {
+			// The commit of a waits until b is prepared: they overlap.
+			select {
+			case <-preparedB:
+			case <-ctx.Done():
+				t.Error("b was not prepared while a committed")
+				return nil
+			}
+			if failA > 0 {
+				failA--
+				return errors.New("store unavailable")
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		committed = append(committed, v)
+		if len(committed) == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(committed) != "[prepared a prepared b prepared c]" {
+		t.Errorf("committed %q, want a, b, c in order", committed)
+	}
+	if fmt.Sprint(prepared) != "[a b c]" {
+		t.Errorf("prepared %q, want each batch once, in order", prepared)
+	}
+}
+
+// TestStagedPreparedBatchIsNotLost: a batch prepared but not committed when
+// the consumer stops is delivered again on the next start.
+func TestStagedPreparedBatchIsNotLost(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir, 0)
+	ctx := context.Background()
+	for _, p := range []string{"a", "b"} {
+		if err := b.Publish(ctx, []byte(p), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	preparedB := make(chan struct{})
+	err := ConsumeStaged(cctx, b, func(_ context.Context, p []byte) (string, error) {
+		if string(p) == "b" {
+			close(preparedB)
+		}
+		return string(p), nil
+	}, func(_ context.Context, v string) error {
+		if v == "a" {
+			<-preparedB // b is prepared and waits: stop now
+			cancel()
+		}
+		if v == "b" {
+			t.Error("b was committed after the stop")
+		}
+		return nil
+	})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open(t, dir, 0)
+	defer b.Close()
+	if got := consumeN(t, b, 1, func([]byte) error { return nil }); fmt.Sprint(got) != "[b]" {
+		t.Errorf("after restart delivered %v, want [b]", got)
+	}
+}

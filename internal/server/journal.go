@@ -84,6 +84,10 @@ func (p *pipeline) flushJournal(ctx context.Context, st stateStore) error {
 		return fmt.Errorf("encoding correlation journal: %w", err)
 	}
 	if err := st.PutState(ctx, journalKey, b); err != nil {
+		// Written again by the retry of the batch.
+		p.corrMu.Lock()
+		p.journal.dirty = true
+		p.corrMu.Unlock()
 		return fmt.Errorf("writing correlation journal: %w", err)
 	}
 	if big {

@@ -19,7 +19,7 @@ import (
 // pipelineStore is what the pipeline needs of the store.
 type pipelineStore interface {
 	stateStore
-	WriteEvents(ctx context.Context, batch []event.Event) (int, error)
+	WriteEncoded(ctx context.Context, batch []event.Event, docs []string) (int, error)
 	WriteAlerts(ctx context.Context, alerts []event.Alert) (int, error)
 	UpsertIncident(ctx context.Context, inc event.Incident, alertIDs []event.ID) error
 }
@@ -85,27 +85,82 @@ type match struct {
 	rule  *sigma.Rule
 }
 
-// handle processes one batch from the bus.
-func (p *pipeline) handle(ctx context.Context, payload []byte) error {
+// batch is one bus batch, decoded and run through detection by prepare,
+// and how far commit got with it: a commit that fails is retried with the
+// same batch, and does not feed correlation twice.
+type batch struct {
+	events  []event.Event
+	docs    []string // the events' JSON, as the bus carried them
+	matches []match
+	start   time.Time
+
+	stored, correlated bool
+	alerts             []event.Alert
+}
+
+// prepare decodes a bus batch and runs detection over it. It changes
+// nothing else, so it runs ahead, on the next batch, while commit finishes
+// the one before (bus.ConsumeStaged).
+func (p *pipeline) prepare(_ context.Context, payload []byte) (*batch, error) {
 	start := time.Now()
-	events, err := decodeBatch(payload)
+	events, docs, err := decodeBatch(payload)
 	if err != nil {
 		// Ingest validated every line: a bad batch is a bug, not data to retry forever.
 		p.log.Error("skipping undecodable batch", "err", err, "bytes", len(payload))
-		return nil
+		return &batch{start: start}, nil
 	}
 	t0 := time.Now()
-	// Storing the events needs nothing from detection: it runs beside it,
-	// so that the single SQLite writer and the detection workers overlap.
-	stored := make(chan error, 1)
-	go func() {
-		st := time.Now()
-		_, err := p.store.WriteEvents(ctx, events)
-		p.stageTime.WithLabelValues("store").Observe(time.Since(st).Seconds())
-		stored <- err
-	}()
 	matches := p.detect(events)
-	t1 := time.Now()
+	p.stageTime.WithLabelValues("decode").Observe(t0.Sub(start).Seconds())
+	p.stageTime.WithLabelValues("detect").Observe(time.Since(t0).Seconds())
+	return &batch{events: events, docs: docs, matches: matches, start: start}, nil
+}
+
+// commit stores a prepared batch, feeds its matches to correlation, and
+// raises its alerts; the bus acknowledges the batch when it returns nil.
+// Batches commit one at a time, in order.
+func (p *pipeline) commit(ctx context.Context, b *batch) error {
+	if len(b.events) == 0 {
+		return nil
+	}
+	// Storing the events needs nothing from correlation: it runs beside
+	// it, so that the single SQLite writer starts at once.
+	stored := make(chan error, 1)
+	if b.stored {
+		stored <- nil
+	} else {
+		go func() {
+			st := time.Now()
+			_, err := p.store.WriteEncoded(ctx, b.events, b.docs)
+			p.stageTime.WithLabelValues("store").Observe(time.Since(st).Seconds())
+			stored <- err
+		}()
+	}
+	if !b.correlated {
+		t := time.Now()
+		b.alerts, b.correlated = p.correlate(b.events, b.matches), true
+		p.stageTime.WithLabelValues("correlate").Observe(time.Since(t).Seconds())
+	}
+	if err := <-stored; err != nil {
+		return fmt.Errorf("storing %d events: %w", len(b.events), err)
+	}
+	b.stored = true
+	if err := p.flushJournal(ctx, p.state); err != nil {
+		return err
+	}
+	if err := p.raise(ctx, b.alerts); err != nil {
+		return err
+	}
+	p.events.Add(float64(len(b.events)))
+	p.batches.Inc()
+	p.batchTime.Observe(time.Since(b.start).Seconds())
+	return nil
+}
+
+// correlate feeds the matches of a batch to correlation (journalling them)
+// and returns the alerts of the batch: those of its detection rules and
+// those correlation raised.
+func (p *pipeline) correlate(events []event.Event, matches []match) []event.Alert {
 	var alerts []event.Alert
 	p.corrMu.Lock()
 	eng := p.corr.Load()
@@ -137,24 +192,7 @@ func (p *pipeline) handle(ctx context.Context, payload []byte) error {
 			alerts[i].Created = created
 		}
 	}
-
-	t2 := time.Now()
-	p.stageTime.WithLabelValues("decode").Observe(t0.Sub(start).Seconds())
-	p.stageTime.WithLabelValues("detect").Observe(t1.Sub(t0).Seconds())
-	p.stageTime.WithLabelValues("correlate").Observe(t2.Sub(t1).Seconds())
-	if err := <-stored; err != nil {
-		return fmt.Errorf("storing %d events: %w", len(events), err)
-	}
-	if err := p.flushJournal(ctx, p.state); err != nil {
-		return err
-	}
-	if err := p.raise(ctx, alerts); err != nil {
-		return err
-	}
-	p.events.Add(float64(len(events)))
-	p.batches.Inc()
-	p.batchTime.Observe(time.Since(start).Seconds())
-	return nil
+	return alerts
 }
 
 // raise stores alerts, groups them into incidents and pushes both live.
@@ -303,29 +341,41 @@ func summary(title string, a *event.Alert) string {
 	return b.String()
 }
 
-// decodeBatch decodes the NDJSON payload of one bus message.
-func decodeBatch(payload []byte) ([]event.Event, error) {
+// decodeBatch decodes the NDJSON payload of one bus message. It returns
+// the lines too, as the events' stored documents: ingest wrote them with
+// event.AppendJSON.
+func decodeBatch(payload []byte) ([]event.Event, []string, error) {
 	n := bytes.Count(payload, []byte{'\n'}) + 1
 	events := make([]event.Event, 0, n)
-	for line := 1; len(payload) > 0; line++ {
-		i := bytes.IndexByte(payload, '\n')
-		var l []byte
-		if i < 0 {
-			l, payload = payload, nil
-		} else {
-			l, payload = payload[:i], payload[i+1:]
+	docs := make([]string, 0, n)
+	all := string(payload) // one copy for the batch's documents
+	for line, off := 1, 0; off < len(payload); line++ {
+		end := len(payload)
+		if i := bytes.IndexByte(payload[off:], '\n'); i >= 0 {
+			end = off + i
 		}
-		if len(bytes.TrimSpace(l)) == 0 {
+		lo, hi := off, end
+		off = end + 1
+		for lo < hi && isSpace(payload[lo]) {
+			lo++
+		}
+		for hi > lo && isSpace(payload[hi-1]) {
+			hi--
+		}
+		if lo == hi {
 			continue
 		}
-		ev, err := event.DecodeJSON(l)
+		ev, err := event.DecodeJSON(payload[lo:hi])
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+			return nil, nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		events = append(events, ev)
+		docs = append(docs, all[lo:hi])
 	}
-	return events, nil
+	return events, docs, nil
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // CorrelationRules converts the parsed Sigma correlations of a ruleset into
 // the correlation engine's rules; `vigil hunt` uses it too.

@@ -285,7 +285,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return capture.Run(collectCtx) })
 	}
 	g.Go(func() error { return s.console.Run(gctx) })
-	g.Go(func() error { return s.bus.Consume(gctx, s.pipe.handle) })
+	g.Go(func() error { return bus.ConsumeStaged(gctx, s.bus, s.pipe.prepare, s.pipe.commit) })
 	g.Go(func() error {
 		return s.every(gctx, s.cfg.Correlate.SnapshotEvery, "saving correlation state", s.saveCorrelation)
 	})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -389,5 +390,28 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("openapi.json lacks %s %s", m[1], path)
 		}
+	}
+}
+
+// TestDecodeBatchKeepsEachLineAsItsDocument: the documents the store keeps
+// are the bus lines of their own events, whatever blank lines or CRLF
+// surround them.
+func TestDecodeBatchKeepsEachLineAsItsDocument(t *testing.T) {
+	payload := "{\"message\":\"one\"}\r\n\n  {\"message\":\"two\"}  \n{\"message\":\"three\"}"
+	events, docs, err := decodeBatch([]byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"message":"one"}`, `{"message":"two"}`, `{"message":"three"}`}
+	if !slices.Equal(docs, want) || len(events) != len(want) {
+		t.Fatalf("docs %q for %d events, want %q", docs, len(events), want)
+	}
+	for i, ev := range events {
+		if got := ev.Fields.Str("message"); !strings.Contains(docs[i], `"`+got+`"`) {
+			t.Errorf("event %d has message %q, its document is %s", i, got, docs[i])
+		}
+	}
+	if _, _, err := decodeBatch([]byte("{\"a\":1}\nnot json\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("bad line: err = %v, want one naming line 2", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/testenv"
 )
 
 // TestMain removes the shared benchmark database.
@@ -80,14 +81,14 @@ func BenchmarkWriteEvents(b *testing.B) {
 			evs := dbEvents(1, b.N*batch, t0, time.Millisecond)
 			ctx := context.Background()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := testenv.CPUTime()
 			for i := range b.N {
 				if _, err := s.WriteEvents(ctx, evs[i*batch:(i+1)*batch]); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-			if cpu := cpuTime() - cpu; cpu > 0 {
+			if cpu := testenv.CPUTime() - cpu; cpu > 0 {
 				// Events per CPU-second: what one free core would do.
 				b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")
 			}

@@ -35,6 +35,17 @@ var _ [64 - insertChunk]struct{} // insertChunk <= 64
 // events is indexed beside them, on the text file's own connection (see
 // text.go); WriteEvents returns once both are committed.
 func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted int, err error) {
+	return s.WriteEncoded(ctx, batch, nil)
+}
+
+// WriteEncoded is WriteEvents for events whose JSON is at hand: docs[i] is
+// batch[i] as event.AppendJSON writes it (a line of the bus, which ingest
+// wrote so), stored as it is instead of being encoded again. docs nil means
+// none is at hand.
+func (s *Store) WriteEncoded(ctx context.Context, batch []event.Event, docs []string) (inserted int, err error) {
+	if docs != nil && len(docs) != len(batch) {
+		return 0, fmt.Errorf("writing events: %d documents for %d events", len(docs), len(batch))
+	}
 	for i := range batch {
 		if batch[i].ID.IsZero() {
 			return 0, fmt.Errorf("writing events: event %d: %w", i, ErrNoID)
@@ -61,7 +72,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []event.Event) (inserted 
 		// the encoding is a fifth of the writer's work.
 		chunks := make(chan eventChunk, 2)
 		stop := make(chan struct{})
-		go encodeChunks(batch, base, chunks, stop)
+		go encodeChunks(batch, docs, base, chunks, stop)
 		defer func() {
 			close(stop)
 			for range chunks { // wait for the encoder: it reads the batch
@@ -140,14 +151,20 @@ func rowsSQL(prefix, row, suffix string, n int) string {
 
 // encodeChunks sends the batch, the first event with seq base and each next
 // with the next seq, in encoded chunks, until done or stop is closed; then
-// it closes chunks.
-func encodeChunks(batch []event.Event, base int64, chunks chan<- eventChunk, stop <-chan struct{}) {
+// it closes chunks. docs, when not nil, are the events' documents.
+func encodeChunks(batch []event.Event, docs []string, base int64, chunks chan<- eventChunk, stop <-chan struct{}) {
 	defer close(chunks)
 	var buf []byte
 	for len(batch) > 0 {
 		n := min(len(batch), insertChunk)
 		c := eventChunk{evs: batch[:n], base: base}
-		c.args, buf = encodeEvents(c.evs, base, buf)
+		var chunkDocs []string
+		if docs != nil {
+			chunkDocs, docs = docs[:n], docs[n:]
+		} else {
+			chunkDocs, buf = encodeDocs(c.evs, buf)
+		}
+		c.args = insertArgs(c.evs, chunkDocs, base)
 		select {
 		case chunks <- c:
 		case <-stop:
@@ -157,28 +174,36 @@ func encodeChunks(batch []event.Event, base int64, chunks chan<- eventChunk, sto
 	}
 }
 
-// encodeEvents returns the INSERT arguments of evs, the first with seq
-// base, using buf for their documents.
-func encodeEvents(evs []event.Event, base int64, buf []byte) ([]any, []byte) {
+// encodeDocs returns the JSON documents of evs, using buf for them.
+func encodeDocs(evs []event.Event, buf []byte) ([]string, []byte) {
 	buf = buf[:0]
 	ends := make([]int, len(evs))
 	for i := range evs {
 		buf = evs[i].AppendJSON(buf)
 		ends[i] = len(buf)
 	}
-	docs := string(buf) // one allocation for the chunk's documents
-	args := make([]any, 0, len(evs)*(9+len(hotFields)))
+	all := string(buf) // one allocation for the chunk's documents
+	docs := make([]string, len(evs))
 	start := 0
+	for i, end := range ends {
+		docs[i], start = all[start:end], end
+	}
+	return docs, buf
+}
+
+// insertArgs returns the INSERT arguments of evs with their documents, the
+// first with seq base.
+func insertArgs(evs []event.Event, docs []string, base int64) []any {
+	args := make([]any, 0, len(evs)*(9+len(hotFields)))
 	for i := range evs {
 		e := &evs[i]
 		args = append(args, base+int64(i), e.ID[:], nanos(e.Time), nanos(e.Received),
-			e.Source.Product, e.Source.Category, e.Source.Service, hostOf(e), docs[start:ends[i]])
+			e.Source.Product, e.Source.Category, e.Source.Service, hostOf(e), docs[i])
 		for _, h := range hotFields {
 			args = append(args, hotValue(e.Fields.Get(h.field)))
 		}
-		start = ends[i]
 	}
-	return args, buf
+	return args
 }
 
 // insert inserts a chunk with one statement and returns which of its events

@@ -212,6 +212,49 @@ func TestEventsRoundTrip(t *testing.T) {
 	}
 }
 
+// TestWriteEncodedStoresTheGivenDocuments: events written with their JSON
+// at hand read back as those written without it, and are searchable alike.
+func TestWriteEncodedStoresTheGivenDocuments(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	// More than one insert chunk, so that a document given to the wrong
+	// event shows.
+	c := corpus()
+	n := 2*insertChunk + 3
+	evs := make([]event.Event, n)
+	docs := make([]string, n)
+	for i := range n {
+		evs[i] = c[i%len(c)].ev
+		evs[i].ID = event.NewID(evs[i].Received)
+		evs[i].Fields = evs[i].Fields.Clone()
+		evs[i].Fields.Set("n", event.Int(int64(i)))
+		docs[i] = string(evs[i].AppendJSON(nil))
+	}
+	if _, err := s.WriteEncoded(ctx, evs, docs[:1]); err == nil {
+		t.Error("one document for many events was accepted")
+	}
+	if n, err := s.WriteEncoded(ctx, evs, docs); err != nil || n != len(evs) {
+		t.Fatalf("WriteEncoded: %d, %v; want %d, nil", n, err, len(evs))
+	}
+	page, err := s.Events(ctx, Query{Limit: len(evs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[event.ID]event.Event{}
+	for _, e := range page.Items {
+		got[e.ID] = e
+	}
+	for _, e := range evs {
+		if diff := cmp.Diff(e, got[e.ID]); diff != "" {
+			t.Errorf("event %s read back differs (-want +got):\n%s", e.ID, diff)
+		}
+	}
+	page, err = s.Events(ctx, Query{Q: "n:130"})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != evs[130].ID {
+		t.Errorf("query over encoded events: %d events, %v; want event 130", len(page.Items), err)
+	}
+}
+
 func TestWriteEventsIdempotent(t *testing.T) {
 	s := openTest(t, Config{})
 	ctx := context.Background()

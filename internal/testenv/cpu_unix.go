@@ -1,16 +1,16 @@
 //go:build unix
 
-package store
+package testenv
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the CPU time this process has used, so that benchmarks can
+// CPUTime is the CPU time this process has used, so that benchmarks can
 // report work per CPU-second, a figure that other load on the machine does
 // not distort.
-func cpuTime() time.Duration {
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

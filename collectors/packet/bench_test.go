@@ -19,7 +19,7 @@ import (
 )
 
 // BenchmarkDecode decodes the own corpus captures one after the other, from
-// the files (mapped from the page cache by DecodeFile) and from memory
+// the files (read in chunks by DecodeFile) and from memory
 // (DecodeBytes), and reports packets and megabytes per second; the tshark
 // sub-benchmarks dissect the same files with the PostgreSQL and MySQL
 // dissectors, for comparison (skipped when tshark is absent).

@@ -1,13 +1,11 @@
 package packet
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/danang-soc/vigil/event"
 )
@@ -29,61 +27,27 @@ func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Ev
 		return Stats{}, fmt.Errorf("opening capture: %w", err)
 	}
 	defer f.Close()
-	var st Stats
-	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() && fi.Size() <= maxReadWhole {
-		// A capture of moderate size is read whole into a reused buffer:
-		// one copy from the page cache is cheaper than faulting in the
-		// pages of a fresh mapping.
-		bp := readBufs.Get().(*[]byte)
-		b := (*bp)[:0]
-		if int64(cap(b)) < fi.Size()+1 {
-			b = make([]byte, 0, fi.Size()+1)
-		}
-		b, err = readAll(f, b)
-		if err == nil {
-			st, err = DecodeBytes(ctx, b, cfg, emit)
-		}
-		*bp = b[:0]
-		readBufs.Put(bp)
-	} else if b, unmap, merr := mapFile(f); merr == nil {
-		// The file is read in place: packets are never copied.
-		st, err = DecodeBytes(ctx, b, cfg, emit)
-		unmap()
-	} else {
-		st, err = DecodeReader(ctx, f, cfg, emit)
-	}
+	st, err := DecodeReader(ctx, f, cfg, emit)
 	if err != nil {
 		return st, fmt.Errorf("decoding %s: %w", path, err)
 	}
 	return st, nil
 }
 
-// maxReadWhole is the largest capture read into memory whole; larger ones
-// are mapped.
-const maxReadWhole = 64 << 20
-
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
-
-// readAll reads r to its end into b.
-func readAll(r io.Reader, b []byte) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
+// DecodeReader is DecodeFile on a stream. The stream is read in chunks that
+// are decoded while they are in the processor's cache: one copy from the
+// page cache this way costs less than mapping a file (its page faults) or
+// reading it whole (a second pass over memory).
+func DecodeReader(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event)) (Stats, error) {
+	c := newChunkReader(r)
+	defer c.release()
+	st, err := decodePeeker(ctx, c, cfg, emit)
+	if err == nil {
+		if rerr := c.readErr(); rerr != nil {
+			err = fmt.Errorf("reading capture: %w", rerr)
 		}
 	}
-}
-
-// DecodeReader is DecodeFile on a stream.
-func DecodeReader(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event)) (Stats, error) {
-	return decodePeeker(ctx, bufio.NewReaderSize(r, maxSnaplen+4096), cfg, emit)
+	return st, err
 }
 
 // DecodeBytes is DecodeFile on a capture held in memory; the packets are

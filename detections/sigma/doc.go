@@ -21,8 +21,9 @@
 // against every rule. Each rule is a candidate for an event only when one
 // of its needles (literals chosen per rule so that one must occur if the
 // rule matches) occurs in the event; needles are found per field by hash,
-// tries, an Aho-Corasick automaton or a Wu-Manber skip scan. Each value is
-// lower-cased at most once per event; regular expressions compile once.
+// tries, a scan of hashed 4-byte substrings or a Wu-Manber skip scan. Each
+// value is lower-cased at most once per event; regular expressions compile
+// once.
 //
 // Correlation rules are parsed and validated here (Correlation, with their
 // references resolved); evaluating them over time belongs to package

@@ -154,7 +154,7 @@ func elems(v *event.Value) []event.Value {
 
 func (n *fieldNode) matchStrs(c *evalCtx, vals []string) bool {
 	if c.scanGen[n.slot] == c.gen {
-		// The field's automaton has seen its one value: contains
+		// The field's gram scanner has seen its one value: contains
 		// literals are looked up, not searched.
 		v := vals[0]
 		if n.set != nil {
@@ -186,7 +186,7 @@ func (n *fieldNode) matchStrs(c *evalCtx, vals []string) bool {
 	return matchStrs(n.strs, n.all, vals)
 }
 
-// matchScanned is m.match(v) for a value the field's automaton scanned.
+// matchScanned is m.match(v) for a value the field's gram scanner scanned.
 func (c *evalCtx) matchScanned(m *strMatcher, v string) bool {
 	if m.lit != 0 {
 		if c.litGen[m.lit-1] != c.gen {
@@ -498,7 +498,7 @@ type evalCtx struct {
 	scanGen   []uint32 // per slot: its single value was scanned
 	cands     []int32
 	hits      []int32
-	acHits    []int32
+	gramHits  []int32
 }
 
 func newEvalCtx(ids, needles, lits, slots int) *evalCtx {

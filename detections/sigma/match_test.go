@@ -526,7 +526,7 @@ func TestRuleErrors(t *testing.T) {
 }
 
 // TestScannedLiterals: rules whose contains values are looked up in the
-// field's automaton (many rules on one field) match exactly as a search
+// field's gram scanner (many rules on one field) match exactly as a search
 // would, for long and short values, |all, |cased and multi-valued fields.
 func TestScannedLiterals(t *testing.T) {
 	rules := map[string]string{
@@ -573,8 +573,8 @@ func TestScannedLiterals(t *testing.T) {
 			t.Errorf("%v: matched %v, want %v", tc.e.Fields, got, tc.want)
 		}
 	}
-	if sc := rs.pre.scans[rs.Rule("many").expr.(*fieldNode).slot]; sc == nil || sc.ac == nil || rs.pre.nLits == 0 {
-		t.Error("the test meant CommandLine to have an automaton with looked-up literals")
+	if sc := rs.pre.scans[rs.Rule("many").expr.(*fieldNode).slot]; sc == nil || sc.grams == nil || rs.pre.nLits == 0 {
+		t.Error("the test meant CommandLine to have a gram scanner with looked-up literals")
 	}
 }
 

@@ -163,8 +163,8 @@ type strMatcher struct {
 	kind strKind
 	s    string
 	glob pattern
-	// lit is 1 + the id of this contains literal in its field's automaton
-	// (0: none): when the automaton scanned the field's single value for
+	// lit is 1 + the id of this contains literal in its field's gram
+	// scanner (0: none): when the scanner saw the field's single value for
 	// this event, an absent literal means no match without a search, and,
 	// with sure, a present one means a match.
 	lit  int32

@@ -261,26 +261,26 @@ func dedupeNeedles(ns []needle) []needle {
 
 // slotScan finds the needles of one field in a value: exact values by
 // hash, prefixes and suffixes by walking a trie from either end, and the
-// rest with an Aho-Corasick automaton. Each finder maps its own pattern
-// numbers to global needle ids.
+// rest with a gram scanner. Each finder maps its own pattern numbers to
+// global needle ids.
 type slotScan struct {
 	slot     int32
 	exact    map[string][]int32
 	prefix   *trie
 	suffix   *trie
-	ac       *acMatcher
-	acIDs    []int32 // automaton pattern -> needle id, or -1
-	acLits   []int32 // automaton pattern -> contains literal id, or -1
+	grams    *gramScanner
+	gramIDs  []int32 // gram scanner pattern -> needle id, or -1
+	gramLits []int32 // gram scanner pattern -> contains literal id, or -1
 	needsLow bool    // exact, prefix or suffix needles: scan lower-cased text
 	// exactLens has bit n set when an exact needle is n bytes long (bit
 	// 63: 63 or more): an ASCII value of another length is not looked up,
 	// nor lower-cased for it.
 	exactLens uint64
-	// few: instead of an automaton, a handful of ASCII contains needles
-	// that each have an anchor byte, found with a byte search on the raw
-	// text (see containsFoldAnchored).
+	// few: instead of grams, a handful of ASCII contains needles that
+	// each have an anchor byte, found with a byte search on the raw text
+	// (see containsFoldAnchored).
 	few []anchoredNeedle
-	// skip: the contains needles when all are long, instead of ac.
+	// skip: the contains needles when all are long, instead of grams.
 	skip *skipScanner
 }
 
@@ -292,21 +292,18 @@ type anchoredNeedle struct {
 }
 
 // minScannedLit is the shortest contains value that joins its field's
-// automaton: shorter ones occur too often to be worth the extra outputs,
+// gram scanner: shorter ones occur too often to be worth the extra outputs,
 // and a short search is cheap anyway.
 const minScannedLit = 5
 
 // maxFew is the most contains needles a field checks one by one.
 const maxFew = 4
 
-// acMaxNeedle bounds the bytes of a needle that the automaton matches.
-const acMaxNeedle = 12
-
 // prefilter indexes every rule's needles per field.
 type prefilter struct {
 	scans       map[int32]*slotScan
 	needleRules [][]int32 // global needle id -> rules
-	nLits       int       // contains literals registered in automata
+	nLits       int       // contains literals registered in gram scanners
 }
 
 func buildPrefilter(rules []*Rule) *prefilter {
@@ -317,7 +314,7 @@ func buildPrefilter(rules []*Rule) *prefilter {
 		preID, sufID, conID []int32
 	}
 	bySlot := map[int32]*lits{}
-	acSlots := map[int32]*lits{}
+	gramSlots := map[int32]*lits{}
 	for _, r := range rules {
 		for _, n := range r.needles {
 			id, ok := ids[n]
@@ -344,15 +341,7 @@ func buildPrefilter(rules []*Rule) *prefilter {
 					l.suf, l.sufID = append(l.suf, reverse(n.lit)), append(l.sufID, id)
 					sc.needsLow = true
 				default:
-					// The automaton looks for the last bytes of a long
-					// needle only: a smaller, shallower automaton scans
-					// faster, and a rule made a candidate by a partial
-					// match is still evaluated in full.
-					lit := n.lit
-					if len(lit) > acMaxNeedle {
-						lit = lit[len(lit)-acMaxNeedle:]
-					}
-					l.con, l.conID = append(l.con, lit), append(l.conID, id)
+					l.con, l.conID = append(l.con, n.lit), append(l.conID, id)
 				}
 			}
 			pf.needleRules[id] = append(pf.needleRules[id], int32(r.index))
@@ -380,19 +369,19 @@ func buildPrefilter(rules []*Rule) *prefilter {
 			sc.skip = newSkipScanner(l.con, l.conID)
 		}
 		if len(l.con) > 0 && sc.few == nil && sc.skip == nil {
-			sc.acIDs = l.conID
+			sc.gramIDs = l.conID
 			for range l.con {
-				sc.acLits = append(sc.acLits, -1)
+				sc.gramLits = append(sc.gramLits, -1)
 			}
-			acSlots[slot] = l
+			gramSlots[slot] = l
 		}
 	}
-	// Every contains value of every rule on a field that gets an automaton
-	// joins it, so that evaluating a rule looks the value up instead of
-	// searching for it again.
+	// Every contains value of every rule on a field that gets a gram
+	// scanner joins it, so that evaluating a rule looks the value up
+	// instead of searching for it again.
 	litIDs := map[needle]int32{}
 	register := func(slot int32, m *strMatcher, exact bool) {
-		l, ok := acSlots[slot]
+		l, ok := gramSlots[slot]
 		if !ok || m.kind != strContains || len(m.s) < minScannedLit {
 			return
 		}
@@ -404,16 +393,12 @@ func buildPrefilter(rules []*Rule) *prefilter {
 			pf.nLits++
 			litIDs[key] = id
 			sc := pf.scans[slot]
-			t := lit
-			if len(t) > acMaxNeedle {
-				t = t[len(t)-acMaxNeedle:]
-			}
-			l.con = append(l.con, t)
-			sc.acIDs = append(sc.acIDs, -1)
-			sc.acLits = append(sc.acLits, id)
+			l.con = append(l.con, lit)
+			sc.gramIDs = append(sc.gramIDs, -1)
+			sc.gramLits = append(sc.gramLits, id)
 		}
 		m.lit = id + 1
-		m.sure = exact && len(lit) <= acMaxNeedle && isASCII(lit)
+		m.sure = exact && isASCII(lit)
 	}
 	for _, r := range rules {
 		walkFields(r.expr, func(n *fieldNode) {
@@ -431,8 +416,8 @@ func buildPrefilter(rules []*Rule) *prefilter {
 			}
 		})
 	}
-	for slot, l := range acSlots {
-		pf.scans[slot].ac = newACMatcher(l.con)
+	for slot, l := range gramSlots {
+		pf.scans[slot].grams = newGramScanner(l.con)
 	}
 	return pf
 }
@@ -647,25 +632,22 @@ func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
 		}
 		return hits
 	}
-	if sc.ac == nil {
+	if sc.grams == nil {
 		return hits
 	}
-	vals := c.raw(idx)
-	if !sc.ac.ascii || anyFoldTrap(vals) {
-		vals = c.lower(idx)
-	}
+	vals := c.lower(idx)
 	for _, v := range vals {
-		n := len(c.acHits)
-		c.acHits = sc.ac.scan(v, c.acHits)
-		for _, h := range c.acHits[n:] {
-			if id := sc.acIDs[h]; id >= 0 {
+		n := len(c.gramHits)
+		c.gramHits = sc.grams.scan(v, c.gramHits)
+		for _, h := range c.gramHits[n:] {
+			if id := sc.gramIDs[h]; id >= 0 {
 				hits = append(hits, id)
 			}
-			if lit := sc.acLits[h]; lit >= 0 {
+			if lit := sc.gramLits[h]; lit >= 0 {
 				c.litGen[lit] = c.gen
 			}
 		}
-		c.acHits = c.acHits[:n]
+		c.gramHits = c.gramHits[:n]
 	}
 	if len(vals) == 1 {
 		c.scanGen[sc.slot] = c.gen

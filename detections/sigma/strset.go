@@ -58,7 +58,7 @@ func (s *strSet) match(v string) bool {
 	return false
 }
 
-// matchScanned is match for a value its field's automaton scanned.
+// matchScanned is match for a value its field's gram scanner scanned.
 func (s *strSet) matchScanned(c *evalCtx, v string) bool {
 	if _, ok := s.exact[v]; ok {
 		return true

@@ -11,13 +11,7 @@ import (
 // on tries with nodes of few edges and of complete rows.
 func TestTrie(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	word := func(alphabet string, n int) string {
-		var b strings.Builder
-		for range n {
-			b.WriteByte(alphabet[rng.IntN(len(alphabet))])
-		}
-		return b.String()
-	}
+	word := func(alphabet string, n int) string { return randomWord(rng, alphabet, n) }
 	for _, alphabet := range []string{"ab", `abcdefghijklmnopqrstuvwxyz.\`, "\x00\x7f\x80\xff"} {
 		var pats []string
 		var ids []int32
@@ -69,4 +63,13 @@ func TestTrie(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomWord is n bytes drawn from alphabet.
+func randomWord(rng *rand.Rand, alphabet string, n int) string {
+	var b strings.Builder
+	for range n {
+		b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+	}
+	return b.String()
 }

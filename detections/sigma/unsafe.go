@@ -20,3 +20,9 @@ func bufString(b []byte) string {
 func load64(s string, i int) uint64 {
 	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
 }
+
+// load32 reads the four bytes of s at i (i+4 <= len(s)) as one
+// little-endian word.
+func load32(s string, i int) uint32 {
+	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s[i:]), 4))
+}

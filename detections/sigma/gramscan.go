@@ -1,0 +1,255 @@
+package sigma
+
+import (
+	"math/bits"
+	"sort"
+	"strings"
+)
+
+// gramScanner finds which of many patterns occur in a lower-cased text. It
+// indexes each pattern of four bytes or more by one of its 4-byte
+// substrings (grams), the one the fewest other patterns share, and slides
+// over the text testing the gram at each position against a bit filter
+// small enough to stay in the first-level cache; only the positions that
+// pass look the gram's patterns up and compare them. Patterns of two or
+// three bytes are indexed the same way by their first two bytes, single
+// bytes are searched for.
+//
+// An Aho-Corasick automaton over the tens of thousands of command-line
+// literals of SigmaHQ has megabytes of rows that every byte of a command
+// line steps through, a cache miss at a time; the filters are a few tens
+// of kilobytes, and the patterns' buckets are read at few positions.
+type gramScanner struct {
+	pats   []string
+	quad   gramIndex // patterns of four bytes or more
+	pair   gramIndex // patterns of two or three bytes
+	ones   []int32   // patterns of one byte
+	empty  []int32   // patterns of no byte, in every text
+	minLen int       // the shortest non-empty pattern
+}
+
+// gramIndex maps grams (two or four bytes, little-endian) to the patterns
+// indexed by them. A gram's hash selects a bit of the filter, which most
+// grams of a text find clear, and the first slot of a linear probe for the
+// gram's run of entries.
+type gramIndex struct {
+	filter []uint64
+	fshift uint32 // filter bit: hash >> fshift
+	slots  []gramSlot
+	sshift uint32 // first slot: hash >> sshift
+	ents   []gramEntry
+}
+
+// gramSlot holds a gram's entries, ents[first:end]; end is 0 in an empty
+// slot.
+type gramSlot struct {
+	gram, first, end uint32
+}
+
+// gramEntry is a pattern in the bucket of its gram. head and tail hold
+// its first and last eight bytes (or four, or two, as its length allows,
+// little-endian), so that most comparisons are two loads of the text.
+type gramEntry struct {
+	head, tail uint64
+	id         int32
+	off        uint8 // where the gram starts in the pattern
+	n          uint8 // the pattern's length, 0 above 255 bytes
+}
+
+// keyedEntry is an entry with its gram, while an index is built.
+type keyedEntry struct {
+	gram uint32
+	e    gramEntry
+}
+
+func newGramEntry(p string, off int, id int32) keyedEntry {
+	e := gramEntry{off: uint8(off), id: id}
+	if len(p) <= 0xFF {
+		e.n = uint8(len(p))
+	}
+	switch {
+	case len(p) >= 8:
+		e.head, e.tail = load64(p, 0), load64(p, len(p)-8)
+	case len(p) >= 4:
+		e.head, e.tail = uint64(load32(p, 0)), uint64(load32(p, len(p)-4))
+	default:
+		e.head, e.tail = uint64(load16(p, 0)), uint64(load16(p, len(p)-2))
+	}
+	if len(p) >= 4 {
+		return keyedEntry{load32(p, off), e}
+	}
+	return keyedEntry{load16(p, 0), e}
+}
+
+// at reports whether e's pattern starts text at start.
+func (e *gramEntry) at(text string, start int, pats []string) bool {
+	n := int(e.n)
+	if n == 0 {
+		n = len(pats[e.id])
+	}
+	if start < 0 || start+n > len(text) {
+		return false
+	}
+	switch {
+	case n > 16:
+		return load64(text, start) == e.head && load64(text, start+n-8) == e.tail &&
+			text[start+8:start+n-8] == pats[e.id][8:n-8]
+	case n >= 8:
+		return load64(text, start) == e.head && load64(text, start+n-8) == e.tail
+	case n >= 4:
+		return uint64(load32(text, start)) == e.head && uint64(load32(text, start+n-4)) == e.tail
+	}
+	return uint64(load16(text, start)) == e.head && uint64(load16(text, start+n-2)) == e.tail
+}
+
+func load16(s string, i int) uint32 { return uint32(s[i]) | uint32(s[i+1])<<8 }
+
+const (
+	gramMul        = 0x9E3779B1
+	gramFilterBits = 17 // most filter bits: 16 KiB
+)
+
+// newGramScanner indexes pats, whose hits scan reports by their index.
+func newGramScanner(pats []string) *gramScanner {
+	s := &gramScanner{pats: pats, minLen: 1 << 30}
+	// How many patterns hold each gram: the rarest gram of a pattern is
+	// the one least likely to be in a text without the pattern.
+	pop := map[uint32]int{}
+	for _, p := range pats {
+		var seen map[uint32]bool
+		for i := 0; i+4 <= len(p); i++ {
+			g := load32(p, i)
+			if seen == nil {
+				seen = map[uint32]bool{}
+			}
+			if !seen[g] {
+				seen[g] = true
+				pop[g]++
+			}
+		}
+	}
+	var quads, pairs []keyedEntry
+	for k, p := range pats {
+		id := int32(k)
+		if len(p) > 0 {
+			s.minLen = min(s.minLen, len(p))
+		}
+		switch {
+		case len(p) == 0:
+			s.empty = append(s.empty, id)
+		case len(p) == 1:
+			s.ones = append(s.ones, id)
+		case len(p) < 4:
+			pairs = append(pairs, newGramEntry(p, 0, id))
+		default:
+			best := 0
+			for i := 1; i+4 <= len(p) && i <= 0xFF; i++ {
+				if pop[load32(p, i)] < pop[load32(p, best)] {
+					best = i
+				}
+			}
+			quads = append(quads, newGramEntry(p, best, id))
+		}
+	}
+	s.quad = newGramIndex(quads)
+	s.pair = newGramIndex(pairs)
+	return s
+}
+
+func newGramIndex(keyed []keyedEntry) gramIndex {
+	grams := map[uint32]bool{}
+	for _, k := range keyed {
+		grams[k.gram] = true
+	}
+	if len(grams) == 0 {
+		// A shift of 32 maps every hash to bit 0 of the filter, clear.
+		return gramIndex{filter: make([]uint64, 1), fshift: 32}
+	}
+	lg := bits.Len(uint(len(grams))) // 2^lg > distinct grams
+	fbits := min(max(lg+5, 6), gramFilterBits)
+	sbits := lg + 1 // half the slots at most are taken
+	x := gramIndex{
+		filter: make([]uint64, 1<<fbits/64),
+		fshift: uint32(32 - fbits),
+		slots:  make([]gramSlot, 1<<sbits),
+		sshift: uint32(32 - sbits),
+	}
+	sort.SliceStable(keyed, func(i, j int) bool { return keyed[i].gram < keyed[j].gram })
+	for _, k := range keyed {
+		x.ents = append(x.ents, k.e)
+	}
+	mask := uint32(len(x.slots) - 1)
+	for i := 0; i < len(keyed); {
+		g := keyed[i].gram
+		j := i + 1
+		for j < len(keyed) && keyed[j].gram == g {
+			j++
+		}
+		h := g * gramMul
+		b := h >> x.fshift
+		x.filter[b>>6] |= 1 << (b & 63)
+		s := h >> x.sshift
+		for x.slots[s].end != 0 {
+			s = (s + 1) & mask
+		}
+		x.slots[s] = gramSlot{gram: g, first: uint32(i), end: uint32(j)}
+		i = j
+	}
+	return x
+}
+
+// has reports whether the filter lets a gram hashed h through.
+func (x *gramIndex) has(h uint32) bool {
+	b := h >> x.fshift
+	return x.filter[b>>6]&(1<<(b&63)) != 0
+}
+
+// find appends the patterns of gram g (hashed h) that occur in text with
+// their gram at i.
+func (x *gramIndex) find(pats []string, g, h uint32, text string, i int, hits []int32) []int32 {
+	mask := uint32(len(x.slots) - 1)
+	for s := h >> x.sshift; x.slots[s].end != 0; s = (s + 1) & mask {
+		if sl := &x.slots[s]; sl.gram == g {
+			ents := x.ents[sl.first:sl.end]
+			for k := range ents {
+				if e := &ents[k]; e.at(text, i-int(e.off), pats) {
+					hits = append(hits, e.id)
+				}
+			}
+			break
+		}
+	}
+	return hits
+}
+
+// scan appends to hits the index of every pattern that occurs in text, at
+// least once per pattern (a pattern occurring twice may be reported twice).
+// Patterns and text compare byte for byte: the caller lower-cases both.
+func (s *gramScanner) scan(text string, hits []int32) []int32 {
+	hits = append(hits, s.empty...)
+	if len(text) < s.minLen {
+		return hits
+	}
+	for _, id := range s.ones {
+		if strings.IndexByte(text, s.pats[id][0]) >= 0 {
+			hits = append(hits, id)
+		}
+	}
+	if q := &s.quad; len(q.ents) > 0 {
+		for i := 0; i+4 <= len(text); i++ {
+			g := load32(text, i)
+			if h := g * gramMul; q.has(h) {
+				hits = q.find(s.pats, g, h, text, i, hits)
+			}
+		}
+	}
+	if p := &s.pair; len(p.ents) > 0 {
+		for i := 0; i+2 <= len(text); i++ {
+			g := load16(text, i)
+			if h := g * gramMul; p.has(h) {
+				hits = p.find(s.pats, g, h, text, i, hits)
+			}
+		}
+	}
+	return hits
+}

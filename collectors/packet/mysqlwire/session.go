@@ -183,20 +183,23 @@ func (s *Session) countRows(size int, b []byte) int {
 	if c.state != respRows {
 		return 0
 	}
+	// Each header's place depends on the one before, so the loop is kept
+	// short: an index rather than a reslice, the header read as one word.
 	rows := int64(1)
-	rest := b[size:]
-	for len(rest) > 4 {
-		n := packetSize(rest)
-		if n == 0 || n >= maxPacket || n > len(rest)-4 || rest[4] == 0xfe || rest[4] == 0xff {
+	off := size
+	for off+4 < len(b) {
+		_ = b[off+4]
+		n := int((uint32(b[off]) | uint32(b[off+1])<<8 | uint32(b[off+2])<<16 | uint32(b[off+3])<<24) & (1<<24 - 1))
+		next := off + 4 + n
+		if n == 0 || n >= maxPacket || next > len(b) || b[off+4] == 0xfe || b[off+4] == 0xff {
 			break // not a row, or not wholly in b
 		}
 		rows++
-		rest = rest[4+n:]
+		off = next
 	}
-	taken := len(b) - len(rest)
 	c.rows += rows
-	c.bytes += int64(taken) + 4 // the first header was read before
-	return taken
+	c.bytes += int64(off) + 4 // the first header was read before
+	return off
 }
 
 // Encrypted reports whether the session switched to TLS.

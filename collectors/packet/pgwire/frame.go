@@ -121,18 +121,24 @@ func (s *Session) feed(f *framer, fromClient bool, ts time.Time, b []byte) {
 
 // countRows counts the DataRow and CopyData messages that lie wholly at the
 // start of b and returns how many bytes they take. It reads only their
-// headers: a result's rows are counted, never decoded.
+// headers: a result's rows are counted, never decoded. (Each header's
+// place depends on the one before, so the loop is kept short: an index
+// rather than a reslice, the length read as one word.)
 func countRows(b []byte) (rows int64, n int) {
-	rest := b
-	for len(rest) >= 5 && (rest[0] == 'D' || rest[0] == 'd') {
-		length := binary.BigEndian.Uint32(rest[1:5])
-		if length < 4 || length > maxLength || uint64(length) >= uint64(len(rest)) {
+	for n+5 <= len(b) {
+		_ = b[n+4]
+		if t := b[n]; t != 'D' && t != 'd' {
+			break
+		}
+		length := int(uint32(b[n+1])<<24 | uint32(b[n+2])<<16 | uint32(b[n+3])<<8 | uint32(b[n+4]))
+		next := n + 1 + length
+		if length < 4 || length > maxLength || next > len(b) {
 			break // malformed, or not wholly in b
 		}
 		rows++
-		rest = rest[1+length:]
+		n = next
 	}
-	return rows, len(b) - len(rest)
+	return rows, n
 }
 
 // plausible reports whether b, the start of a segment after lost bytes,

@@ -19,7 +19,7 @@ import (
 type Decoder struct {
 	cfg   Config
 	emit  func(event.Event)
-	ports *[1 << 16]protocol // the protocol of each server port
+	ports *portTable // the protocol of each server port
 	flows map[flowKey]*flow
 	// closed remembers recently closed connections, so that their late
 	// segments (retransmissions, the last ACKs) do not open new ones.
@@ -55,16 +55,16 @@ func NewDecoder(cfg Config, emit func(event.Event)) (*Decoder, error) {
 		return nil, fmt.Errorf("packet config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	d := &Decoder{cfg: cfg, ports: new([1 << 16]protocol), flows: map[flowKey]*flow{}, closed: map[flowKey]time.Time{}}
+	d := &Decoder{cfg: cfg, ports: new(portTable), flows: map[flowKey]*flow{}, closed: map[flowKey]time.Time{}}
 	d.emit = func(ev event.Event) {
 		d.stats.Events++
 		emit(ev)
 	}
 	for _, p := range cfg.Postgres {
-		d.ports[p] = protoPostgres
+		d.ports.set(p, protoPostgres)
 	}
 	for _, p := range cfg.MySQL {
-		d.ports[p] = protoMySQL
+		d.ports.set(p, protoMySQL)
 	}
 	return d, nil
 }
@@ -99,7 +99,7 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 	}
 	var fromClient bool
 	var proto protocol
-	dstProto, srcProto := d.ports[s.dstPort], d.ports[s.srcPort]
+	dstProto, srcProto := d.ports.get(s.dstPort), d.ports.get(s.srcPort)
 	dstIsSrv, srcIsSrv := dstProto != protoNone, srcProto != protoNone
 	switch {
 	case dstIsSrv && !srcIsSrv:
@@ -132,7 +132,7 @@ func (d *Decoder) Packet(link layers.LinkType, ts time.Time, data []byte) {
 			if p, srv := detect(s); p != protoNone {
 				// A database on a port of its own: learn the port, and
 				// take this segment as the start of the connection.
-				d.ports[srv] = p
+				d.ports.set(srv, p)
 				d.stats.Detected++
 				fromClient, proto = srv == s.dstPort, p
 				break

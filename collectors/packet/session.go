@@ -33,6 +33,22 @@ const (
 	protoMySQL
 )
 
+// portTable gives the protocol of each server port, in two bits a port: 16
+// KiB that every decoder clears and the caches hold, rather than 64 KiB.
+type portTable [1 << 16 * 2 / 64]uint64
+
+// The protocols fit in two bits.
+const _ = uint(3 - protoMySQL)
+
+func (t *portTable) get(port uint16) protocol {
+	return protocol(t[port/32] >> (port % 32 * 2) & 3)
+}
+
+func (t *portTable) set(port uint16, p protocol) {
+	shift := port % 32 * 2
+	t[port/32] = t[port/32]&^(3<<shift) | uint64(p)<<shift
+}
+
 func (p protocol) String() string {
 	switch p {
 	case protoPostgres:

@@ -300,10 +300,13 @@ func (d *Decoder) open(key flowKey, proto protocol, ts time.Time) *flow {
 		{Key: "network.transport", Value: event.String("tcp")},
 		{Key: "network.protocol", Value: event.String(proto.String())},
 	}
-	f.sess = newSession(proto, d.cfg.MaxMessage, func(ev event.Event) { d.emit(f.decorate(ev)) })
+	f.sess = newSession(proto, d.cfg.MaxMessage, decorateFields(f), func(ev event.Event) { d.emit(f.decorate(ev)) })
 	d.flows[key] = f
 	return f
 }
+
+// decorateFields is how many fields decorate adds at the most.
+func decorateFields(f *flow) int { return 1 + len(f.fields) }
 
 // decorate adds the source and the network fields to an event of the flow.
 func (f *flow) decorate(ev event.Event) event.Event {
@@ -345,7 +348,7 @@ func (d *Decoder) close(f *flow, ts time.Time) {
 
 	ev := event.Event{Time: f.first}
 	dur := f.last.Sub(f.first)
-	ev.Fields = event.Fields{
+	ev.Fields = append(make(event.Fields, 0, 13+decorateFields(f)), event.Fields{
 		{Key: "event.kind", Value: event.String("event")},
 		{Key: "event.category", Value: event.String("network")},
 		{Key: "event.action", Value: event.String("flow")},
@@ -357,7 +360,7 @@ func (d *Decoder) close(f *flow, ts time.Time) {
 		{Key: "network.bytes", Value: event.Int(int64(f.cli.bytes + f.srv.bytes))},
 		{Key: "network.packets", Value: event.Int(int64(f.cli.packets + f.srv.packets))},
 		{Key: "network.encrypted", Value: event.Bool(f.sess.Encrypted())},
-	}
+	}...)
 	end := "closed"
 	switch {
 	case f.rst:

@@ -59,12 +59,14 @@ func (p protocol) String() string {
 	return ""
 }
 
-func newSession(p protocol, maxMessage int, emit func(event.Event)) wireSession {
+// newSession starts the decoder of a connection; extraFields is how many
+// fields are added to each of its events.
+func newSession(p protocol, maxMessage, extraFields int, emit func(event.Event)) wireSession {
 	switch p {
 	case protoPostgres:
-		return pgwire.NewSession(pgwire.Options{MaxMessage: maxMessage}, emit)
+		return pgwire.NewSession(pgwire.Options{MaxMessage: maxMessage, ExtraFields: extraFields}, emit)
 	case protoMySQL:
-		return mysqlwire.NewSession(mysqlwire.Options{MaxMessage: maxMessage}, emit)
+		return mysqlwire.NewSession(mysqlwire.Options{MaxMessage: maxMessage, ExtraFields: extraFields}, emit)
 	}
 	return nil
 }

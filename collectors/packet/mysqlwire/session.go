@@ -14,6 +14,10 @@ type Options struct {
 	// MaxMessage is the most bytes of one client packet kept to decode it
 	// (a statement text); longer ones are truncated. Default 64 KiB.
 	MaxMessage int
+	// ExtraFields is how many fields the caller adds to each event: the
+	// events are made with room for them, so that adding them does not
+	// copy the event's fields.
+	ExtraFields int
 }
 
 // Capability flags.
@@ -854,9 +858,14 @@ func appendError(f event.Fields, e *errPacket) event.Fields {
 	return f
 }
 
+// ownFields is the room made for a session's own fields in each event:
+// enough for all but its largest events (a failed statement with
+// parameters and rows).
+const ownFields = 20
+
 // newEvent starts an event with the session's database fields.
 func (s *Session) newEvent(ts time.Time, category, action, outcome string) event.Event {
-	f := make(event.Fields, 0, 24)
+	f := make(event.Fields, 0, ownFields+s.opt.ExtraFields)
 	f = append(f,
 		event.Field{Key: "event.kind", Value: event.String("event")},
 		event.Field{Key: "event.category", Value: event.String(category)},

@@ -245,3 +245,20 @@ func TestRowsCutAnywhere(t *testing.T) {
 		return sess
 	}, result, 40, len(rows))
 }
+
+// TestExtraFields: events leave room for the fields the caller adds.
+func TestExtraFields(t *testing.T) {
+	sess := NewSession(Options{ExtraFields: 8}, func(ev event.Event) {
+		if room := cap(ev.Fields) - len(ev.Fields); room < 8 {
+			t.Errorf("room for %d fields, want 8: %s", room, ev.AppendJSON(nil))
+		}
+	})
+	ts := time.Unix(1, 0)
+	sess.Server(ts, greeting(baseCaps))
+	sess.Client(ts, handshake(baseCaps, "bob", "db1"))
+	sess.Server(ts, ok(2))
+	sess.Client(ts, pkt(0, "\x03SELECT 1"))
+	sess.Server(ts, resultSet(1, 0))
+	sess.Client(ts, pkt(0, "\x01"))
+	sess.Close(ts)
+}

@@ -16,6 +16,10 @@ type Options struct {
 	// statement text, the bind parameters); longer ones are truncated.
 	// Default 64 KiB.
 	MaxMessage int
+	// ExtraFields is how many fields the caller adds to each event: the
+	// events are made with room for them, so that adding them does not
+	// copy the event's fields.
+	ExtraFields int
 }
 
 // Bounds of a session's state, so that a hostile client cannot grow it.
@@ -690,9 +694,14 @@ func appendError(f event.Fields, e *pgError) event.Fields {
 		event.Field{Key: "error.message", Value: event.String(e.message)})
 }
 
+// ownFields is the room made for a session's own fields in each event:
+// enough for all but its largest events (a failed statement with
+// parameters and rows).
+const ownFields = 20
+
 // newEvent starts an event with the session's database fields.
 func (s *Session) newEvent(ts time.Time, category, action, outcome string) event.Event {
-	f := make(event.Fields, 0, 24)
+	f := make(event.Fields, 0, ownFields+s.opt.ExtraFields)
 	f = append(f,
 		event.Field{Key: "event.kind", Value: event.String("event")},
 		event.Field{Key: "event.category", Value: event.String(category)},

@@ -272,3 +272,19 @@ func TestRowsCutAnywhere(t *testing.T) {
 		return sess
 	}, result, 40, len(concat(rows)))
 }
+
+// TestExtraFields: events leave room for the fields the caller adds.
+func TestExtraFields(t *testing.T) {
+	sess := NewSession(Options{ExtraFields: 8}, func(ev event.Event) {
+		if room := cap(ev.Fields) - len(ev.Fields); room < 8 {
+			t.Errorf("room for %d fields, want 8: %s", room, ev.AppendJSON(nil))
+		}
+	})
+	ts := time.Unix(1, 0)
+	sess.Client(ts, startup("bob", "db1"))
+	sess.Server(ts, concat([][]byte{authOK, ready}))
+	sess.Client(ts, msg('Q', "SELECT 1\x00"))
+	sess.Server(ts, concat([][]byte{msg('T', i16(0)), msg('D', i16(0)), msg('C', "SELECT 1\x00"), ready}))
+	sess.Client(ts, msg('X'))
+	sess.Close(ts)
+}

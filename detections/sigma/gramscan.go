@@ -20,12 +20,12 @@ import (
 // line steps through, a cache miss at a time; the filters are a few tens
 // of kilobytes, and the patterns' buckets are read at few positions.
 type gramScanner struct {
-	pats   []string
 	quad   gramIndex // patterns of four bytes or more
 	pair   gramIndex // patterns of two or three bytes
-	ones   []int32   // patterns of one byte
-	empty  []int32   // patterns of no byte, in every text
-	minLen int       // the shortest non-empty pattern
+	ones   []byte    // patterns of one byte
+	oneIDs []int32
+	empty  []int32 // ids of the patterns of no byte, in every text
+	minLen int     // the shortest non-empty pattern
 }
 
 // gramIndex maps grams (two or four bytes, little-endian) to the patterns
@@ -38,6 +38,7 @@ type gramIndex struct {
 	slots  []gramSlot
 	sshift uint32 // first slot: hash >> sshift
 	ents   []gramEntry
+	pats   []string // per entry: its pattern, read when longer than 16 bytes
 }
 
 // gramSlot holds a gram's entries, ents[first:end]; end is 0 in an empty
@@ -46,20 +47,21 @@ type gramSlot struct {
 	gram, first, end uint32
 }
 
-// gramEntry is a pattern in the bucket of its gram. head and tail hold
-// its first and last eight bytes (or four, or two, as its length allows,
+// gramEntry is a pattern in the run of its gram. head and tail hold its
+// first and last eight bytes (or four, or two, as its length allows,
 // little-endian), so that most comparisons are two loads of the text.
 type gramEntry struct {
 	head, tail uint64
-	id         int32
+	id         int32 // what scan reports
 	off        uint8 // where the gram starts in the pattern
 	n          uint8 // the pattern's length, 0 above 255 bytes
 }
 
-// keyedEntry is an entry with its gram, while an index is built.
+// keyedEntry is an entry with its gram and pattern while an index is built.
 type keyedEntry struct {
 	gram uint32
 	e    gramEntry
+	p    string
 }
 
 func newGramEntry(p string, off int, id int32) keyedEntry {
@@ -76,16 +78,17 @@ func newGramEntry(p string, off int, id int32) keyedEntry {
 		e.head, e.tail = uint64(load16(p, 0)), uint64(load16(p, len(p)-2))
 	}
 	if len(p) >= 4 {
-		return keyedEntry{load32(p, off), e}
+		return keyedEntry{load32(p, off), e, p}
 	}
-	return keyedEntry{load16(p, 0), e}
+	return keyedEntry{load16(p, 0), e, p}
 }
 
-// at reports whether e's pattern starts text at start.
-func (e *gramEntry) at(text string, start int, pats []string) bool {
+// at reports whether the pattern of entry k starts text at start.
+func (x *gramIndex) at(k int, text string, start int) bool {
+	e := &x.ents[k]
 	n := int(e.n)
 	if n == 0 {
-		n = len(pats[e.id])
+		n = len(x.pats[k])
 	}
 	if start < 0 || start+n > len(text) {
 		return false
@@ -93,7 +96,7 @@ func (e *gramEntry) at(text string, start int, pats []string) bool {
 	switch {
 	case n > 16:
 		return load64(text, start) == e.head && load64(text, start+n-8) == e.tail &&
-			text[start+8:start+n-8] == pats[e.id][8:n-8]
+			text[start+8:start+n-8] == x.pats[k][8:n-8]
 	case n >= 8:
 		return load64(text, start) == e.head && load64(text, start+n-8) == e.tail
 	case n >= 4:
@@ -109,20 +112,16 @@ const (
 	gramFilterBits = 17 // most filter bits: 16 KiB
 )
 
-// newGramScanner indexes pats, whose hits scan reports by their index.
-func newGramScanner(pats []string) *gramScanner {
-	s := &gramScanner{pats: pats, minLen: 1 << 30}
+// newGramScanner indexes pats; scan reports the pattern pats[i] as ids[i].
+func newGramScanner(pats []string, ids []int32) *gramScanner {
+	s := &gramScanner{minLen: 1 << 30}
 	// How many patterns hold each gram: the rarest gram of a pattern is
 	// the one least likely to be in a text without the pattern.
 	pop := map[uint32]int{}
 	for _, p := range pats {
-		var seen map[uint32]bool
+		seen := map[uint32]bool{}
 		for i := 0; i+4 <= len(p); i++ {
-			g := load32(p, i)
-			if seen == nil {
-				seen = map[uint32]bool{}
-			}
-			if !seen[g] {
+			if g := load32(p, i); !seen[g] {
 				seen[g] = true
 				pop[g]++
 			}
@@ -130,7 +129,7 @@ func newGramScanner(pats []string) *gramScanner {
 	}
 	var quads, pairs []keyedEntry
 	for k, p := range pats {
-		id := int32(k)
+		id := ids[k]
 		if len(p) > 0 {
 			s.minLen = min(s.minLen, len(p))
 		}
@@ -138,7 +137,7 @@ func newGramScanner(pats []string) *gramScanner {
 		case len(p) == 0:
 			s.empty = append(s.empty, id)
 		case len(p) == 1:
-			s.ones = append(s.ones, id)
+			s.ones, s.oneIDs = append(s.ones, p[0]), append(s.oneIDs, id)
 		case len(p) < 4:
 			pairs = append(pairs, newGramEntry(p, 0, id))
 		default:
@@ -177,6 +176,7 @@ func newGramIndex(keyed []keyedEntry) gramIndex {
 	sort.SliceStable(keyed, func(i, j int) bool { return keyed[i].gram < keyed[j].gram })
 	for _, k := range keyed {
 		x.ents = append(x.ents, k.e)
+		x.pats = append(x.pats, k.p)
 	}
 	mask := uint32(len(x.slots) - 1)
 	for i := 0; i < len(keyed); {
@@ -198,22 +198,15 @@ func newGramIndex(keyed []keyedEntry) gramIndex {
 	return x
 }
 
-// has reports whether the filter lets a gram hashed h through.
-func (x *gramIndex) has(h uint32) bool {
-	b := h >> x.fshift
-	return x.filter[b>>6]&(1<<(b&63)) != 0
-}
-
-// find appends the patterns of gram g (hashed h) that occur in text with
+// find appends the ids of the patterns of gram g that occur in text with
 // their gram at i.
-func (x *gramIndex) find(pats []string, g, h uint32, text string, i int, hits []int32) []int32 {
+func (x *gramIndex) find(g uint32, text string, i int, hits []int32) []int32 {
 	mask := uint32(len(x.slots) - 1)
-	for s := h >> x.sshift; x.slots[s].end != 0; s = (s + 1) & mask {
+	for s := g * gramMul >> x.sshift; x.slots[s].end != 0; s = (s + 1) & mask {
 		if sl := &x.slots[s]; sl.gram == g {
-			ents := x.ents[sl.first:sl.end]
-			for k := range ents {
-				if e := &ents[k]; e.at(text, i-int(e.off), pats) {
-					hits = append(hits, e.id)
+			for k := int(sl.first); k < int(sl.end); k++ {
+				if x.at(k, text, i-int(x.ents[k].off)) {
+					hits = append(hits, x.ents[k].id)
 				}
 			}
 			break
@@ -222,32 +215,32 @@ func (x *gramIndex) find(pats []string, g, h uint32, text string, i int, hits []
 	return hits
 }
 
-// scan appends to hits the index of every pattern that occurs in text, at
-// least once per pattern (a pattern occurring twice may be reported twice).
-// Patterns and text compare byte for byte: the caller lower-cases both.
+// scan appends the id of every pattern that occurs in text, at least once
+// per pattern (a pattern occurring twice may be reported twice). Patterns
+// and text compare byte for byte: the caller lower-cases both.
 func (s *gramScanner) scan(text string, hits []int32) []int32 {
 	hits = append(hits, s.empty...)
 	if len(text) < s.minLen {
 		return hits
 	}
-	for _, id := range s.ones {
-		if strings.IndexByte(text, s.pats[id][0]) >= 0 {
-			hits = append(hits, id)
+	for k, b := range s.ones {
+		if strings.IndexByte(text, b) >= 0 {
+			hits = append(hits, s.oneIDs[k])
 		}
 	}
 	if q := &s.quad; len(q.ents) > 0 {
 		for i := 0; i+4 <= len(text); i++ {
 			g := load32(text, i)
-			if h := g * gramMul; q.has(h) {
-				hits = q.find(s.pats, g, h, text, i, hits)
+			if b := g * gramMul >> q.fshift; q.filter[b>>6]&(1<<(b&63)) != 0 {
+				hits = q.find(g, text, i, hits)
 			}
 		}
 	}
 	if p := &s.pair; len(p.ents) > 0 {
 		for i := 0; i+2 <= len(text); i++ {
 			g := load16(text, i)
-			if h := g * gramMul; p.has(h) {
-				hits = p.find(s.pats, g, h, text, i, hits)
+			if b := g * gramMul >> p.fshift; p.filter[b>>6]&(1<<(b&63)) != 0 {
+				hits = p.find(g, text, i, hits)
 			}
 		}
 	}

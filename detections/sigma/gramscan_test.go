@@ -21,7 +21,11 @@ func naiveContains(pats []string, text string) []int32 {
 
 func checkGrams(t *testing.T, pats, texts []string) {
 	t.Helper()
-	s := newGramScanner(pats)
+	ids := make([]int32, len(pats))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	s := newGramScanner(pats, ids)
 	for _, text := range texts {
 		got := slices.Compact(slices.Sorted(slices.Values(s.scan(text, nil))))
 		if want := naiveContains(pats, text); !slices.Equal(got, want) {

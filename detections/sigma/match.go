@@ -498,7 +498,6 @@ type evalCtx struct {
 	scanGen   []uint32 // per slot: its single value was scanned
 	cands     []int32
 	hits      []int32
-	gramHits  []int32
 }
 
 func newEvalCtx(ids, needles, lits, slots int) *evalCtx {

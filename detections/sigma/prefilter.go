@@ -269,8 +269,6 @@ type slotScan struct {
 	prefix   *trie
 	suffix   *trie
 	grams    *gramScanner
-	gramIDs  []int32 // gram scanner pattern -> needle id, or -1
-	gramLits []int32 // gram scanner pattern -> contains literal id, or -1
 	needsLow bool    // exact, prefix or suffix needles: scan lower-cased text
 	// exactLens has bit n set when an exact needle is n bytes long (bit
 	// 63: 63 or more): an ASCII value of another length is not looked up,
@@ -369,10 +367,6 @@ func buildPrefilter(rules []*Rule) *prefilter {
 			sc.skip = newSkipScanner(l.con, l.conID)
 		}
 		if len(l.con) > 0 && sc.few == nil && sc.skip == nil {
-			sc.gramIDs = l.conID
-			for range l.con {
-				sc.gramLits = append(sc.gramLits, -1)
-			}
 			gramSlots[slot] = l
 		}
 	}
@@ -392,10 +386,8 @@ func buildPrefilter(rules []*Rule) *prefilter {
 			id = int32(pf.nLits)
 			pf.nLits++
 			litIDs[key] = id
-			sc := pf.scans[slot]
-			l.con = append(l.con, lit)
-			sc.gramIDs = append(sc.gramIDs, -1)
-			sc.gramLits = append(sc.gramLits, id)
+			// The scanner reports a literal as ^id, a needle as its id.
+			l.con, l.conID = append(l.con, lit), append(l.conID, ^id)
 		}
 		m.lit = id + 1
 		m.sure = exact && isASCII(lit)
@@ -417,7 +409,7 @@ func buildPrefilter(rules []*Rule) *prefilter {
 		})
 	}
 	for slot, l := range gramSlots {
-		pf.scans[slot].grams = newGramScanner(l.con)
+		pf.scans[slot].grams = newGramScanner(l.con, l.conID)
 	}
 	return pf
 }
@@ -637,17 +629,19 @@ func (sc *slotScan) find(c *evalCtx, idx int, hits []int32) []int32 {
 	}
 	vals := c.lower(idx)
 	for _, v := range vals {
-		n := len(c.gramHits)
-		c.gramHits = sc.grams.scan(v, c.gramHits)
-		for _, h := range c.gramHits[n:] {
-			if id := sc.gramIDs[h]; id >= 0 {
-				hits = append(hits, id)
-			}
-			if lit := sc.gramLits[h]; lit >= 0 {
-				c.litGen[lit] = c.gen
+		n := len(hits)
+		hits = sc.grams.scan(v, hits)
+		// Keep the needles; note the literals.
+		k := n
+		for _, h := range hits[n:] {
+			if h >= 0 {
+				hits[k] = h
+				k++
+			} else {
+				c.litGen[^h] = c.gen
 			}
 		}
-		c.gramHits = c.gramHits[:n]
+		hits = hits[:k]
 	}
 	if len(vals) == 1 {
 		c.scanGen[sc.slot] = c.gen

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/packet/internal/stmttext"
 	"github.com/danang-soc/vigil/event"
 )
 
@@ -839,7 +840,7 @@ func (s *Session) parseErr(body []byte) *errPacket {
 func (s *Session) errorEvent(ts time.Time, e *errPacket, query string) {
 	ev := s.newEvent(ts, "database", "error", "failure")
 	if query != "" {
-		ev.Fields = append(ev.Fields, event.Field{Key: "db.statement", Value: event.String(maskStatement(query))})
+		ev.Fields = append(ev.Fields, event.Field{Key: "db.statement", Value: event.String(stmttext.Mask(query))})
 	}
 	ev.Fields = appendError(ev.Fields, e)
 	ev.Fields = append(ev.Fields, event.Field{Key: event.FieldMessage, Value: event.String("ERROR " + strconv.Itoa(int(e.code)) + " (" + e.state + "): " + e.message)})

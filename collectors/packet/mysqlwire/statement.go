@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/danang-soc/vigil/collectors/dbnorm"
+	"github.com/danang-soc/vigil/collectors/packet/internal/stmttext"
 	"github.com/danang-soc/vigil/event"
 )
 
@@ -27,7 +28,7 @@ func (s *Session) statement(c *command, ts time.Time) {
 	case ts.IsZero():
 		outcome = "unknown"
 	}
-	q := maskStatement(c.query)
+	q := stmttext.Mask(c.query)
 	op, action := dbnorm.Classify(q)
 	ev := s.newEvent(c.ts, "database", action, outcome)
 	f := ev.Fields
@@ -63,7 +64,7 @@ func (s *Session) statement(c *command, ts time.Time) {
 	if !ts.IsZero() || c.bytes > 0 {
 		f = append(f, event.Field{Key: "db.response.bytes", Value: event.Int(c.bytes)})
 	}
-	msg := statementMessage(q)
+	msg := stmttext.Message(q)
 	switch {
 	case c.err != nil:
 		f = appendError(f, c.err)
@@ -76,23 +77,6 @@ func (s *Session) statement(c *command, ts time.Time) {
 	f = append(f, event.Field{Key: event.FieldMessage, Value: event.String(msg)})
 	ev.Fields = f
 	s.emit(ev)
-}
-
-func maskStatement(q string) string {
-	q = strings.TrimSpace(q)
-	if !utf8.ValidString(q) {
-		q = strings.ToValidUTF8(q, "\uFFFD")
-	}
-	return dbnorm.MaskPasswords(q)
-}
-
-// statementMessage is the statement as the message of its event, on one
-// line and cut short.
-func statementMessage(q string) string {
-	if len(q) > 200 {
-		q = q[:200] + "..."
-	}
-	return strings.Join(strings.Fields(q), " ")
 }
 
 // Column types of the binary protocol.

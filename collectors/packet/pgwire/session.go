@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/danang-soc/vigil/collectors/packet/internal/stmttext"
 	"github.com/danang-soc/vigil/event"
 )
 
@@ -636,7 +637,8 @@ func (s *Session) complete(o *op, ts time.Time) {
 	case ts.IsZero():
 		outcome = "unknown"
 	}
-	ev := s.statementEvent(o.ts, o.query, outcome)
+	q := stmttext.Mask(o.query)
+	ev := s.statementEvent(o.ts, q, outcome)
 	f := ev.Fields
 	if !ts.IsZero() {
 		f = append(f, event.Field{Key: "event.duration", Value: event.Int(int64(ts.Sub(o.ts)))})
@@ -660,7 +662,7 @@ func (s *Session) complete(o *op, ts time.Time) {
 	if o.tag != "" {
 		f = append(f, event.Field{Key: "db.response.tag", Value: event.String(o.tag)})
 	}
-	msg := statementMessage(o.query)
+	msg := stmttext.Message(q)
 	switch {
 	case o.err != nil:
 		f = appendError(f, o.err)
@@ -678,7 +680,7 @@ func (s *Session) complete(o *op, ts time.Time) {
 func (s *Session) errorEvent(ts time.Time, e *pgError, query string) {
 	ev := s.newEvent(ts, "database", "error", "failure")
 	if query != "" {
-		ev.Fields = append(ev.Fields, event.Field{Key: "db.statement", Value: event.String(maskStatement(query))})
+		ev.Fields = append(ev.Fields, event.Field{Key: "db.statement", Value: event.String(stmttext.Mask(query))})
 	}
 	ev.Fields = appendError(ev.Fields, e)
 	ev.Fields = append(ev.Fields,

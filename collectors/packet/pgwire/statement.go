@@ -15,33 +15,14 @@ import (
 
 // statementEvent starts the event of a statement: its masked text,
 // operation and action.
-func (s *Session) statementEvent(ts time.Time, query, outcome string) event.Event {
-	q := maskStatement(query)
-	op, action := dbnorm.Classify(q)
+func (s *Session) statementEvent(ts time.Time, masked, outcome string) event.Event {
+	op, action := dbnorm.Classify(masked)
 	ev := s.newEvent(ts, "database", action, outcome)
-	ev.Fields = append(ev.Fields, event.Field{Key: "db.statement", Value: event.String(q)})
+	ev.Fields = append(ev.Fields, event.Field{Key: "db.statement", Value: event.String(masked)})
 	if op != "" {
 		ev.Fields = append(ev.Fields, event.Field{Key: "db.operation", Value: event.String(op)})
 	}
 	return ev
-}
-
-func maskStatement(q string) string {
-	q = strings.TrimSpace(q)
-	if !utf8.ValidString(q) {
-		q = strings.ToValidUTF8(q, "\uFFFD")
-	}
-	return dbnorm.MaskPasswords(q)
-}
-
-// statementMessage is the statement as the message of its event, on one
-// line and cut short.
-func statementMessage(q string) string {
-	q = maskStatement(q)
-	if len(q) > 200 {
-		q = q[:200] + "..."
-	}
-	return strings.Join(strings.Fields(q), " ")
 }
 
 // formatParams writes bind parameters as the server logs them:

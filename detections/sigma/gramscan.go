@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// gramScanner finds which of many patterns occur in a lower-cased text. It
+// gramScanner finds which of many patterns occur in a lower-cased text:
+// anywhere, or at its start, its end or as the whole text. It
 // indexes each pattern of four bytes or more by one of its 4-byte
 // substrings (grams), the one the fewest other patterns share, and slides
 // over the text testing the gram at each position against a bit filter
@@ -22,10 +23,28 @@ import (
 type gramScanner struct {
 	quad   gramIndex // patterns of four bytes or more
 	pair   gramIndex // patterns of two or three bytes
-	ones   []byte    // patterns of one byte
-	oneIDs []int32
-	empty  []int32 // ids of the patterns of no byte, in every text
-	minLen int     // the shortest non-empty pattern
+	odd    []string  // patterns of fewer than two bytes, or of 65,536 or more
+	oddAt  []uint8
+	oddIDs []int32
+	minLen int // the shortest pattern of the indexes
+}
+
+// Where a pattern must be in a text, as bits of gramEntry.at.
+const (
+	atStart = 1 << iota
+	atEnd
+)
+
+func anchorOf(k strKind) uint8 {
+	switch k {
+	case strPrefix:
+		return atStart
+	case strSuffix:
+		return atEnd
+	case strExact:
+		return atStart | atEnd
+	}
+	return 0
 }
 
 // gramIndex maps grams (two or four bytes, little-endian) to the patterns
@@ -52,9 +71,10 @@ type gramSlot struct {
 // little-endian), so that most comparisons are two loads of the text.
 type gramEntry struct {
 	head, tail uint64
-	id         int32 // what scan reports
-	off        uint8 // where the gram starts in the pattern
-	n          uint8 // the pattern's length, 0 above 255 bytes
+	id         int32  // what scan reports
+	n          uint16 // the pattern's length
+	off        uint8  // where the gram starts in the pattern
+	at         uint8  // atStart, atEnd: where it must be
 }
 
 // keyedEntry is an entry with its gram and pattern while an index is built.
@@ -64,11 +84,8 @@ type keyedEntry struct {
 	p    string
 }
 
-func newGramEntry(p string, off int, id int32) keyedEntry {
-	e := gramEntry{off: uint8(off), id: id}
-	if len(p) <= 0xFF {
-		e.n = uint8(len(p))
-	}
+func newGramEntry(p string, off int, at uint8, id int32) keyedEntry {
+	e := gramEntry{id: id, n: uint16(len(p)), off: uint8(off), at: at}
 	switch {
 	case len(p) >= 8:
 		e.head, e.tail = load64(p, 0), load64(p, len(p)-8)
@@ -87,10 +104,7 @@ func newGramEntry(p string, off int, id int32) keyedEntry {
 func (x *gramIndex) at(k int, text string, start int) bool {
 	e := &x.ents[k]
 	n := int(e.n)
-	if n == 0 {
-		n = len(x.pats[k])
-	}
-	if start < 0 || start+n > len(text) {
+	if start < 0 || start+n > len(text) || e.at&atStart != 0 && start != 0 || e.at&atEnd != 0 && start+n != len(text) {
 		return false
 	}
 	switch {
@@ -112,8 +126,9 @@ const (
 	gramFilterBits = 17 // most filter bits: 16 KiB
 )
 
-// newGramScanner indexes pats; scan reports the pattern pats[i] as ids[i].
-func newGramScanner(pats []string, ids []int32) *gramScanner {
+// newGramScanner indexes pats, of kinds strContains, strPrefix, strSuffix
+// or strExact; scan reports the pattern pats[i] as ids[i].
+func newGramScanner(pats []string, kinds []strKind, ids []int32) *gramScanner {
 	s := &gramScanner{minLen: 1 << 30}
 	// How many patterns hold each gram: the rarest gram of a pattern is
 	// the one least likely to be in a text without the pattern.
@@ -129,17 +144,15 @@ func newGramScanner(pats []string, ids []int32) *gramScanner {
 	}
 	var quads, pairs []keyedEntry
 	for k, p := range pats {
-		id := ids[k]
-		if len(p) > 0 {
-			s.minLen = min(s.minLen, len(p))
+		id, at := ids[k], anchorOf(kinds[k])
+		if len(p) < 2 || len(p) > 0xFFFF {
+			s.odd, s.oddAt, s.oddIDs = append(s.odd, p), append(s.oddAt, at), append(s.oddIDs, id)
+			continue
 		}
+		s.minLen = min(s.minLen, len(p))
 		switch {
-		case len(p) == 0:
-			s.empty = append(s.empty, id)
-		case len(p) == 1:
-			s.ones, s.oneIDs = append(s.ones, p[0]), append(s.oneIDs, id)
 		case len(p) < 4:
-			pairs = append(pairs, newGramEntry(p, 0, id))
+			pairs = append(pairs, newGramEntry(p, 0, at, id))
 		default:
 			best := 0
 			for i := 1; i+4 <= len(p) && i <= 0xFF; i++ {
@@ -147,7 +160,7 @@ func newGramScanner(pats []string, ids []int32) *gramScanner {
 					best = i
 				}
 			}
-			quads = append(quads, newGramEntry(p, best, id))
+			quads = append(quads, newGramEntry(p, best, at, id))
 		}
 	}
 	s.quad = newGramIndex(quads)
@@ -215,18 +228,29 @@ func (x *gramIndex) find(g uint32, text string, i int, hits []int32) []int32 {
 	return hits
 }
 
-// scan appends the id of every pattern that occurs in text, at least once
-// per pattern (a pattern occurring twice may be reported twice). Patterns
-// and text compare byte for byte: the caller lower-cases both.
+// scan appends the id of every pattern that occurs in text where it must,
+// at least once per pattern (a pattern occurring twice may be reported
+// twice). Patterns and text compare byte for byte: the caller lower-cases
+// both.
 func (s *gramScanner) scan(text string, hits []int32) []int32 {
-	hits = append(hits, s.empty...)
+	for k, p := range s.odd {
+		var ok bool
+		switch s.oddAt[k] {
+		case 0:
+			ok = strings.Contains(text, p)
+		case atStart:
+			ok = strings.HasPrefix(text, p)
+		case atEnd:
+			ok = strings.HasSuffix(text, p)
+		default:
+			ok = text == p
+		}
+		if ok {
+			hits = append(hits, s.oddIDs[k])
+		}
+	}
 	if len(text) < s.minLen {
 		return hits
-	}
-	for k, b := range s.ones {
-		if strings.IndexByte(text, b) >= 0 {
-			hits = append(hits, s.oneIDs[k])
-		}
 	}
 	if q := &s.quad; len(q.ents) > 0 {
 		for i := 0; i+4 <= len(text); i++ {

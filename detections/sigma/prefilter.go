@@ -1,6 +1,8 @@
 package sigma
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -269,7 +271,7 @@ type slotScan struct {
 	prefix   *trie
 	suffix   *trie
 	grams    *gramScanner
-	needsLow bool    // exact, prefix or suffix needles: scan lower-cased text
+	needsLow bool // exact, prefix or suffix needles: scan lower-cased text
 	// exactLens has bit n set when an exact needle is n bytes long (bit
 	// 63: 63 or more): an ASCII value of another length is not looked up,
 	// nor lower-cased for it.
@@ -409,7 +411,28 @@ func buildPrefilter(rules []*Rule) *prefilter {
 		})
 	}
 	for slot, l := range gramSlots {
-		pf.scans[slot].grams = newGramScanner(l.con, l.conID)
+		// The scanner finds the field's exact, prefix and suffix needles
+		// too, where it must look at every position anyway: the value is
+		// neither looked up nor walked from its ends.
+		sc := pf.scans[slot]
+		pats, ids := l.con, l.conID
+		kinds := make([]strKind, len(pats), len(pats)+len(l.pre)+len(l.suf)+len(sc.exact))
+		for i := range kinds {
+			kinds[i] = strContains
+		}
+		for i, p := range l.pre {
+			pats, kinds, ids = append(pats, p), append(kinds, strPrefix), append(ids, l.preID[i])
+		}
+		for i, p := range l.suf {
+			pats, kinds, ids = append(pats, reverse(p)), append(kinds, strSuffix), append(ids, l.sufID[i])
+		}
+		for _, lit := range slices.Sorted(maps.Keys(sc.exact)) {
+			for _, id := range sc.exact[lit] {
+				pats, kinds, ids = append(pats, lit), append(kinds, strExact), append(ids, id)
+			}
+		}
+		sc.grams = newGramScanner(pats, kinds, ids)
+		sc.exact, sc.exactLens, sc.prefix, sc.suffix, sc.needsLow = nil, 0, nil, nil, false
 	}
 	return pf
 }

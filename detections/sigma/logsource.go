@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"slices"
 	"sort"
 	"strings"
@@ -68,6 +69,23 @@ func newSourceIndex(m *LogSourceMapping) *sourceIndex {
 		}
 	}
 	return ix
+}
+
+// appendValues appends to key the values of the fields the mapping tests,
+// each absent one as a 0 byte and each present one as a 1 byte, its length
+// and its bytes: two events with equal keys fit the same entries.
+func (ix *sourceIndex) appendValues(key []byte, c *evalCtx, ids []int32) []byte {
+	for _, id := range ids {
+		i := c.byID(id)
+		if i < 0 {
+			key = append(key, 0)
+			continue
+		}
+		v := c.e.Fields[i].Value.Str
+		key = binary.LittleEndian.AppendUint32(append(key, 1), uint32(len(v)))
+		key = append(key, v...)
+	}
+	return key
 }
 
 // match appends to out the entries e fits, in mapping order. vals and key

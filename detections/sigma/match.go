@@ -492,6 +492,10 @@ type evalCtx struct {
 	srcVals []string
 	srcHas  []bool
 	srcKey  []byte
+	// the mapping-field values of the last event without a log source
+	// (see logsource.go's appendValues) and its bucket
+	srcSeen, srcLast []byte
+	srcBucket        *bucket
 	// prefilter state
 	needleGen []uint32
 	litGen    []uint32 // per contains literal: found in this event

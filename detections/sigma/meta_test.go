@@ -253,7 +253,18 @@ detection:
 		{"own source windows: windows rules", withSource, []string{"proc", "sec"}},
 		{"own source linux", linux, []string{"lin"}},
 	}
-	for _, tc := range cases {
+	// Forward, then backward with each event twice: Match keeps the
+	// bucket of the last event without a source, which must follow a
+	// change of source and survive a repeat.
+	var order []int
+	for i := range cases {
+		order = append(order, i)
+	}
+	for i := len(cases) - 1; i >= 0; i-- {
+		order = append(order, i, i)
+	}
+	for _, i := range order {
+		tc := cases[i]
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, ids(tc.e), cmpopts.EquateEmpty(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 				t.Errorf("matching rules (-want +got):\n%s", diff)

@@ -377,22 +377,33 @@ func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
 }
 
 func (rs *Ruleset) bucketFor(e *event.Event, c *evalCtx) *bucket {
-	var k bucketKey
-	var entries []int
 	if !e.Source.IsZero() {
-		k.src = e.Source
-	} else {
-		c.entries = rs.index.match(c.entries[:0], c, rs.mapID)
-		entries = c.entries
-		if len(entries) <= len(k.entries) {
-			for i, x := range entries {
-				k.entries[i] = uint16(x)
-			}
-			k.n = uint8(len(entries))
-		} else {
-			k.more = fmt.Sprint(entries)
-		}
+		return rs.bucketOf(bucketKey{src: e.Source}, e, nil)
 	}
+	// Events of one source come in runs: the bucket of the last event this
+	// scratch saw is kept with the values that chose it.
+	c.srcSeen = rs.index.appendValues(c.srcSeen[:0], c, rs.mapID)
+	if c.srcBucket != nil && string(c.srcSeen) == string(c.srcLast) {
+		return c.srcBucket
+	}
+	var k bucketKey
+	c.entries = rs.index.match(c.entries[:0], c, rs.mapID)
+	entries := c.entries
+	if len(entries) <= len(k.entries) {
+		for i, x := range entries {
+			k.entries[i] = uint16(x)
+		}
+		k.n = uint8(len(entries))
+	} else {
+		k.more = fmt.Sprint(entries)
+	}
+	b := rs.bucketOf(k, e, entries)
+	c.srcLast, c.srcBucket = append(c.srcLast[:0], c.srcSeen...), b
+	return b
+}
+
+// bucketOf returns the bucket of key k, built on first use.
+func (rs *Ruleset) bucketOf(k bucketKey, e *event.Event, entries []int) *bucket {
 	if b := (*rs.buckets.Load())[k]; b != nil {
 		return b
 	}

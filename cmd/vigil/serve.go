@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 
 	"github.com/danang-soc/vigil/internal/server"
 )
@@ -70,6 +72,9 @@ func cmdServe(ctx context.Context, args []string, io stdio) int {
 				fmt.Fprintln(io.out, "demo: replaying an attack on a PostgreSQL server; alerts and an incident appear within seconds")
 			}
 		},
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(server.GCPercent)
 	}
 	srv, err := server.New(ctx, cfg, opts, log)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,10 @@ level: high
 	bundled, err := fs.Sub(rules.FS, "sigma")
 	if err != nil {
 		b.Fatal(err)
+	}
+	if os.Getenv("GOGC") == "" { // as vigil serve runs
+		old := debug.SetGCPercent(GCPercent)
+		b.Cleanup(func() { debug.SetGCPercent(old) })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := New(ctx, cfg, Options{Bundled: bundled}, slog.New(slog.DiscardHandler))

@@ -208,6 +208,46 @@ func (pl *planner) cost(ns []needle) int {
 	return c
 }
 
+// Bounds of a rule's confirming needle sets: how many, and how many
+// needles in one (a long list costs more to check than it saves).
+const (
+	maxConfirmSets    = 4
+	maxConfirmNeedles = 32
+)
+
+// confirmOf returns needle sets of the conjuncts of n other than the one
+// whose needles nominate the rule (chosen): each is necessary too, so a
+// candidate none of whose needles of one set occur cannot match. The
+// cheapest (least likely to occur) come first.
+func (pl *planner) confirmOf(n node, chosen []needle) [][]needle {
+	var out [][]needle
+	var walk func(n node)
+	walk = func(n node) {
+		if a, ok := n.(andNode); ok {
+			for _, x := range a {
+				walk(x)
+			}
+			return
+		}
+		ns, ok := pl.needlesOf(n)
+		if !ok || len(ns) == 0 || len(ns) > maxConfirmNeedles || slices.Equal(ns, chosen) {
+			return
+		}
+		for _, o := range out {
+			if slices.Equal(ns, o) {
+				return
+			}
+		}
+		out = append(out, ns)
+	}
+	walk(n)
+	sort.SliceStable(out, func(i, j int) bool { return pl.cost(out[i]) < pl.cost(out[j]) })
+	if len(out) > maxConfirmSets {
+		out = out[:maxConfirmSets]
+	}
+	return out
+}
+
 func walkFields(n node, f func(*fieldNode)) {
 	switch n := n.(type) {
 	case andNode:
@@ -303,10 +343,12 @@ const maxFew = 4
 type prefilter struct {
 	scans       map[int32]*slotScan
 	needleRules [][]int32 // global needle id -> rules
+	needleSlot  []int32   // global needle id -> its slot
+	litSlot     []int32   // contains literal id -> its slot
 	nLits       int       // contains literals registered in gram scanners
 }
 
-func buildPrefilter(rules []*Rule) *prefilter {
+func buildPrefilter(rules []*Rule, pl *planner) *prefilter {
 	pf := &prefilter{scans: map[int32]*slotScan{}}
 	ids := map[needle]int32{}
 	type lits struct {
@@ -315,35 +357,40 @@ func buildPrefilter(rules []*Rule) *prefilter {
 	}
 	bySlot := map[int32]*lits{}
 	gramSlots := map[int32]*lits{}
+	idOf := func(n needle) int32 {
+		if id, ok := ids[n]; ok {
+			return id
+		}
+		id := int32(len(pf.needleRules))
+		ids[n] = id
+		pf.needleSlot = append(pf.needleSlot, n.slot)
+		pf.needleRules = append(pf.needleRules, nil)
+		sc := pf.scans[n.slot]
+		if sc == nil {
+			sc = &slotScan{slot: n.slot, exact: map[string][]int32{}}
+			pf.scans[n.slot] = sc
+			bySlot[n.slot] = &lits{}
+		}
+		l := bySlot[n.slot]
+		switch n.kind {
+		case strExact:
+			sc.exact[n.lit] = append(sc.exact[n.lit], id)
+			sc.exactLens |= 1 << min(len(n.lit), 63)
+			sc.needsLow = true
+		case strPrefix:
+			l.pre, l.preID = append(l.pre, n.lit), append(l.preID, id)
+			sc.needsLow = true
+		case strSuffix:
+			l.suf, l.sufID = append(l.suf, reverse(n.lit)), append(l.sufID, id)
+			sc.needsLow = true
+		default:
+			l.con, l.conID = append(l.con, n.lit), append(l.conID, id)
+		}
+		return id
+	}
 	for _, r := range rules {
 		for _, n := range r.needles {
-			id, ok := ids[n]
-			if !ok {
-				id = int32(len(pf.needleRules))
-				ids[n] = id
-				pf.needleRules = append(pf.needleRules, nil)
-				sc := pf.scans[n.slot]
-				if sc == nil {
-					sc = &slotScan{slot: n.slot, exact: map[string][]int32{}}
-					pf.scans[n.slot] = sc
-					bySlot[n.slot] = &lits{}
-				}
-				l := bySlot[n.slot]
-				switch n.kind {
-				case strExact:
-					sc.exact[n.lit] = append(sc.exact[n.lit], id)
-					sc.exactLens |= 1 << min(len(n.lit), 63)
-					sc.needsLow = true
-				case strPrefix:
-					l.pre, l.preID = append(l.pre, n.lit), append(l.preID, id)
-					sc.needsLow = true
-				case strSuffix:
-					l.suf, l.sufID = append(l.suf, reverse(n.lit)), append(l.sufID, id)
-					sc.needsLow = true
-				default:
-					l.con, l.conID = append(l.con, n.lit), append(l.conID, id)
-				}
-			}
+			id := idOf(n)
 			pf.needleRules[id] = append(pf.needleRules[id], int32(r.index))
 		}
 	}
@@ -387,6 +434,7 @@ func buildPrefilter(rules []*Rule) *prefilter {
 		if !ok {
 			id = int32(pf.nLits)
 			pf.nLits++
+			pf.litSlot = append(pf.litSlot, slot)
 			litIDs[key] = id
 			// The scanner reports a literal as ^id, a needle as its id.
 			l.con, l.conID = append(l.con, lit), append(l.conID, ^id)
@@ -409,6 +457,29 @@ func buildPrefilter(rules []*Rule) *prefilter {
 				}
 			}
 		})
+	}
+	// A rule's other conjuncts confirm a candidate with what the scans
+	// find anyway: needles (which nominate no rule for it) and the
+	// literals of gram scanners.
+	for _, r := range rules {
+		r.confirm = nil
+		if r.needles == nil {
+			continue // always evaluated
+		}
+	sets:
+		for _, ns := range pl.confirmOf(r.expr, r.needles) {
+			set := make([]int32, len(ns))
+			for i, n := range ns {
+				if id, ok := ids[n]; ok {
+					set[i] = id
+				} else if id, ok := litIDs[n]; ok {
+					set[i] = ^id
+				} else {
+					continue sets
+				}
+			}
+			r.confirm = append(r.confirm, set)
+		}
 	}
 	for slot, l := range gramSlots {
 		// The scanner finds the field's exact, prefix and suffix needles
@@ -706,4 +777,12 @@ func regexFieldNeedles(n *fieldNode) ([]needle, bool) {
 		return nil, false
 	}
 	return dedupeNeedles(out), true
+}
+
+// slotOf returns the slot of a confirming id: a needle, or ^literal.
+func (pf *prefilter) slotOf(id int32) int32 {
+	if id < 0 {
+		return pf.litSlot[^id]
+	}
+	return pf.needleSlot[id]
 }

@@ -36,6 +36,10 @@ type Rule struct {
 	// needles are the prefilter alternatives: when not nil, the rule can
 	// match only if one of these literals occurs in its field.
 	needles []needle
+	// confirm holds the needle sets of the rule's other conjuncts (see
+	// planner.confirmOf), as global needle ids: a candidate is evaluated
+	// only when every set has a needle in the event.
+	confirm [][]int32
 }
 
 // Refs are the references by which correlation rules may name the rule:

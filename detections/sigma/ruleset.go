@@ -270,7 +270,7 @@ func (b *builder) build() (*Ruleset, []RuleError) {
 	} else {
 		rs.index = newSourceIndex(b.cfg.LogSources)
 	}
-	rs.pre = buildPrefilter(rs.rules)
+	rs.pre = buildPrefilter(rs.rules, pl)
 	empty := map[bucketKey]*bucket{}
 	rs.buckets.Store(&empty)
 	rs.dirNames = map[string]int32{}
@@ -368,12 +368,27 @@ func (rs *Ruleset) Match(e *event.Event, fn func(r *Rule)) {
 			j++
 		}
 		r := rs.rules[ri]
-		if r.expr.eval(c) {
+		if c.confirmed(r) && r.expr.eval(c) {
 			fn(r)
 		}
 	}
 	c.e = nil
 	rs.pool.Put(c)
+}
+
+// confirmed reports whether every confirming needle set of r has a needle
+// in the event (rules without needles have none).
+func (c *evalCtx) confirmed(r *Rule) bool {
+sets:
+	for _, cl := range r.confirm {
+		for _, id := range cl {
+			if id >= 0 && c.needleGen[id] == c.gen || id < 0 && c.litGen[^id] == c.gen {
+				continue sets
+			}
+		}
+		return false
+	}
+	return true
 }
 
 func (rs *Ruleset) bucketFor(e *event.Event, c *evalCtx) *bucket {
@@ -466,6 +481,11 @@ func (rs *Ruleset) newBucket(src event.LogSource, entries []int) *bucket {
 		b.member[ri>>6] |= 1 << (ri & 63)
 		for _, n := range r.needles {
 			slots[n.slot] = true
+		}
+		for _, cl := range r.confirm {
+			for _, id := range cl {
+				slots[rs.pre.slotOf(id)] = true
+			}
 		}
 	}
 	for s := range slots {

@@ -480,6 +480,7 @@ type evalCtx struct {
 	// event field index holding it, valid when idGen matches gen
 	idGen   []uint32
 	idIdx   []int32
+	shapes  keyCache // the directory ids of the fields of recent events
 	loGen   []uint32 // per event field index
 	lo      [][]string
 	rawGen  []uint32
@@ -537,8 +538,8 @@ func (c *evalCtx) reset(e *event.Event, dir *keyTable) {
 	c.buf = c.buf[:0]
 	c.rawLoOK = false
 	c.cands = c.cands[:0]
-	for i := range e.Fields {
-		if id := dir.id(e.Fields[i].Key); id >= 0 && c.idGen[id] != c.gen { // the first of duplicate keys wins
+	for i, id := range c.shapes.ids(e.Fields, dir) {
+		if id >= 0 && c.idGen[id] != c.gen { // the first of duplicate keys wins
 			c.idGen[id] = c.gen
 			c.idIdx[id] = int32(i)
 		}

@@ -149,7 +149,6 @@ func newGramScanner(pats []string, kinds []strKind, ids []int32) *gramScanner {
 			s.odd, s.oddAt, s.oddIDs = append(s.odd, p), append(s.oddAt, at), append(s.oddIDs, id)
 			continue
 		}
-		s.minLen = min(s.minLen, len(p))
 		switch {
 		case len(p) < 4:
 			pairs = append(pairs, newGramEntry(p, 0, at, id))
@@ -163,10 +162,27 @@ func newGramScanner(pats []string, kinds []strKind, ids []int32) *gramScanner {
 			quads = append(quads, newGramEntry(p, best, at, id))
 		}
 	}
+	if len(pairs) <= maxOddPairs {
+		// A pass over the text for a few short patterns costs more than
+		// searching for each.
+		for _, k := range pairs {
+			s.odd, s.oddAt, s.oddIDs = append(s.odd, k.p), append(s.oddAt, k.e.at), append(s.oddIDs, k.e.id)
+		}
+		pairs = nil
+	}
+	for _, ks := range [][]keyedEntry{quads, pairs} {
+		for _, k := range ks {
+			s.minLen = min(s.minLen, len(k.p))
+		}
+	}
 	s.quad = newGramIndex(quads)
 	s.pair = newGramIndex(pairs)
 	return s
 }
+
+// maxOddPairs is the most patterns of two or three bytes that are searched
+// for one by one rather than indexed.
+const maxOddPairs = 4
 
 func newGramIndex(keyed []keyedEntry) gramIndex {
 	grams := map[uint32]bool{}

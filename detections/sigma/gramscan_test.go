@@ -61,6 +61,8 @@ func TestGramScanner(t *testing.T) {
 			[]string{"ëhe", "xü.exe", "\xe2\x80\x8b", "e\xcc\x88he"}},
 		{"duplicates and empty", []string{"abc", "abc", "", "abcd", "abcd"}, nil,
 			[]string{"", "ab", "abcd"}},
+		{"many pairs", []string{"ab", "bc", "cde", "de", "ef", "xyz", "xyzw"}, []strKind{strContains, strPrefix, strSuffix, strExact, strContains, strContains, strContains},
+			[]string{"", "a", "ab", "bcde", "de", "xabcdef", "cde", "xyz", "wxyzw"}},
 		{"none", nil, nil, []string{"", "abc"}},
 		{"anchored", []string{"\\cmd.exe", "c:\\windows\\", "cmd.exe", "cmd", "c", "", "ab", "abcd", "abcd"},
 			[]strKind{strSuffix, strPrefix, strExact, strPrefix, strSuffix, strExact, strExact, strPrefix, strSuffix},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/testenv"
 )
 
 // benchEvent is one reusable event whose key field and time are set per
@@ -65,7 +66,7 @@ func BenchmarkEventCountLiveKeys(b *testing.B) {
 		b.Fatalf("live keys = %d, want %d", got, keys)
 	}
 	b.ResetTimer()
-	start, cpu := time.Now(), cpuTime()
+	start, cpu := time.Now(), testenv.CPUTime()
 	i := keys
 	var buf []byte
 	for b.Loop() {
@@ -82,7 +83,7 @@ func BenchmarkEventCountLiveKeys(b *testing.B) {
 	if got := e.Stats().Rules[0].Keys; got != keys {
 		b.Fatalf("live keys after the run = %d, want %d", got, keys)
 	}
-	if used := cpuTime() - cpu; used > 0 {
+	if used := testenv.CPUTime() - cpu; used > 0 {
 		// Per second of CPU: what one core does when others compete for it.
 		b.ReportMetric(float64(b.N)/used.Seconds(), "events/cpu-s")
 	}

@@ -2,9 +2,7 @@ package rules
 
 import (
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/danang-soc/vigil/detections/sigma"
 	"github.com/danang-soc/vigil/event"
@@ -34,22 +32,12 @@ func BenchmarkPackMatch(b *testing.B) {
 		f.Close()
 	}
 	hits := 0
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		for i := range evs {
 			rs.Match(&evs[i], func(*sigma.Rule) { hits++ })
 		}
 	}
 	b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(len(evs))*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
-}
-
-// cpuTime returns the user and system CPU time of the process (the machine
-// is shared, so wall time depends on the neighbours).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(len(evs))*float64(b.N)/(testenv.CPUTime()-cpu0).Seconds(), "events/cpu-s")
 }

@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	sigmago "github.com/bradleyjkemp/sigma-go"
 	"github.com/bradleyjkemp/sigma-go/evaluator"
@@ -109,14 +107,6 @@ func sigmaGoRules(t testing.TB, files []string) (evs []*evaluator.RuleEvaluator,
 	return evs, rejected
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkVigil: vigil's engine, the process_creation set, every
 // regression event.
 func BenchmarkVigil(b *testing.B) {
@@ -124,13 +114,13 @@ func BenchmarkVigil(b *testing.B) {
 	evs := vigilEvents(b, regressionLines(b))
 	b.Logf("vigil: %d rules accepted, %d rejected; %d events", rs.Len(), len(errs), len(evs))
 	fn := func(*sigma.Rule) {}
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		for i := range evs {
 			rs.Match(&evs[i], fn)
 		}
 	}
-	cpu := cpuTime() - cpu0
+	cpu := testenv.CPUTime() - cpu0
 	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.N*len(evs))/cpu.Seconds(), "events/cpu-s")
 }
@@ -144,7 +134,7 @@ func BenchmarkSigmaGo(b *testing.B) {
 	evs := mapEvents(b, regressionLines(b))
 	b.Logf("sigma-go: %d rules accepted, %d rejected; %d events", len(rules), rejected, len(evs))
 	ctx := context.Background()
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		for _, e := range evs {
 			for _, r := range rules {
@@ -152,7 +142,7 @@ func BenchmarkSigmaGo(b *testing.B) {
 			}
 		}
 	}
-	cpu := cpuTime() - cpu0
+	cpu := testenv.CPUTime() - cpu0
 	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.N*len(evs))/cpu.Seconds(), "events/cpu-s")
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ func BenchmarkDecode(b *testing.B) {
 			var events int
 			emit := func(event.Event) { events++ }
 			packets = 0
-			cpu0 := cpuTime()
+			cpu0 := testenv.CPUTime()
 			for b.Loop() {
 				for i, f := range files {
 					var st Stats
@@ -74,7 +73,7 @@ func BenchmarkDecode(b *testing.B) {
 					packets += st.Packets
 				}
 			}
-			cpu := cpuTime() - cpu0
+			cpu := testenv.CPUTime() - cpu0
 			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
 			b.ReportMetric(float64(packets)/cpu.Seconds(), "packets/cpu-s")
 			b.ReportMetric(float64(size)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
@@ -108,16 +107,6 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportMetric(float64(n)/cpu.Seconds(), "packets/cpu-s")
 		b.ReportMetric(float64(size)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
 	})
-}
-
-// cpuTime is the processor time this process has used, so that throughput
-// can be given per processor second on a machine shared with other work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // resegment rewrites an Ethernet/IPv4 capture as a network with a 1500-byte
@@ -172,7 +161,7 @@ func BenchmarkDecodeMTU1500(b *testing.B) {
 	var packets uint64
 	var events int
 	emit := func(event.Event) { events++ }
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		for i, f := range files {
 			st, err := DecodeBytes(context.Background(), mem[i], f.cfg, emit)
@@ -182,7 +171,7 @@ func BenchmarkDecodeMTU1500(b *testing.B) {
 			packets += st.Packets
 		}
 	}
-	cpu := cpuTime() - cpu0
+	cpu := testenv.CPUTime() - cpu0
 	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
 	b.ReportMetric(float64(packets)/cpu.Seconds(), "packets/cpu-s")
 	b.ReportMetric(float64(packets)/float64(b.N), "packets/op")

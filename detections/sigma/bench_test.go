@@ -6,9 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/testenv"
@@ -56,27 +54,18 @@ func BenchmarkProcessCreation(b *testing.B) {
 	b.Logf("%d rules (%d rejected), %d events", rs.Len(), len(errs), len(evs))
 	matches := 0
 	fn := func(*Rule) { matches++ }
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		for i := range evs {
 			rs.Match(&evs[i], fn)
 		}
 	}
-	cpu := cpuTime() - cpu0
+	cpu := testenv.CPUTime() - cpu0
 	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
 	// The machine may be shared: events per CPU second is the steadier figure.
 	b.ReportMetric(float64(b.N*len(evs))/cpu.Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(matches)/float64(b.N), "matches/op")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*len(evs)), "cpu-ns/event")
-}
-
-// cpuTime is the CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkLoadCorpus compiles every SigmaHQ rule folder, as a reload does.

@@ -227,9 +227,7 @@ func ConsumeStaged[T any](ctx context.Context, b *Bus, prepare func(ctx context.
 	// Unbuffered: one batch commits while at most one more is prepared and
 	// waits, the two unacknowledged batches the consumer allows.
 	ready := make(chan prepared)
-	fetched := make(chan struct{})
 	go func() {
-		defer close(fetched)
 		defer close(ready)
 		b.fetch(ctx, cons, func(msg jetstream.Msg) bool {
 			var val T
@@ -258,9 +256,8 @@ func ConsumeStaged[T any](ctx context.Context, b *Bus, prepare func(ctx context.
 	}()
 	defer func() {
 		cancel()
-		for range ready { // let the fetcher end
+		for range ready { // until the fetcher has ended
 		}
-		<-fetched
 	}()
 	for p := range ready {
 		if ctx.Err() != nil {

@@ -24,7 +24,7 @@ func (r *compiled) value(i int, o *obs) (uint64, bool) {
 				return 0, false
 			}
 			if j > 0 {
-				h = (h ^ 0) * 1099511628211
+				h *= 1099511628211 // a zero byte between two values
 			}
 			for k := 0; k < len(v); k++ {
 				h = (h ^ uint64(v[k])) * 1099511628211

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -124,16 +123,6 @@ func (d *detector) alert(a event.Alert) {
 // finish closes every window.
 func (d *detector) finish() {
 	d.eng.Advance(d.last.Add(60*24*time.Hour), d.alert)
-}
-
-// fired returns the distinct rules that raised something, sorted.
-func (d *detector) fired() []string {
-	var out []string
-	for _, h := range d.hits {
-		out = append(out, h.RuleID)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // readJSONL reads events, one JSON object per line.

@@ -76,7 +76,6 @@ type pcapReader struct {
 	order binary.ByteOrder
 	nano  bool
 	link  layers.LinkType
-	pkt   [16]byte
 }
 
 func openPcap(p peeker) (*pcapReader, error) {

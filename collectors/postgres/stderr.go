@@ -218,7 +218,7 @@ func (d *Stderr) parsePrefix(s string, r *record) (int, string, error) {
 			continue
 		}
 		// the value runs to the next literal, or to the severity
-		end := len(s)
+		var end int
 		if k+1 < len(d.prefix) && d.prefix[k+1].lit != "" {
 			j := strings.Index(s[i:], d.prefix[k+1].lit)
 			if j < 0 {

@@ -267,11 +267,10 @@ func TestConsoleAPI(t *testing.T) {
 
 	t.Run("bulk", func(t *testing.T) {
 		body := fmt.Sprintf(`{"ids":["%s","%s","nonsense"],"status":"acknowledged","assignee":"lan"}`, d.incidents[0].ID, d.incidents[1].ID)
-		code, b := ts.do(t, identity.RoleViewer, "POST", "/api/v1/incidents/bulk", body)
-		if code != 403 {
+		if code, _ := ts.do(t, identity.RoleViewer, "POST", "/api/v1/incidents/bulk", body); code != 403 {
 			t.Errorf("a viewer's bulk change: %d, want 403", code)
 		}
-		code, b = ts.do(t, identity.RoleAnalyst, "POST", "/api/v1/incidents/bulk", body)
+		code, b := ts.do(t, identity.RoleAnalyst, "POST", "/api/v1/incidents/bulk", body)
 		if code != 200 {
 			t.Fatalf("bulk: %d %s", code, b)
 		}

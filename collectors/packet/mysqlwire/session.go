@@ -116,7 +116,6 @@ type Session struct {
 	version                string
 	connID                 string
 	user, db, plugin       string
-	pendingDB              string
 	loginTime              time.Time
 	loginEmitted           bool
 	encrypted              bool
@@ -149,7 +148,6 @@ type command struct {
 	results int
 	ok      *okPacket
 	err     *errPacket
-	prepID  uint32
 	acked   uint32 // offset of the server stream read when it was sent
 	hasAck  bool
 }
@@ -157,7 +155,6 @@ type command struct {
 type okPacket struct {
 	affected, insertID uint64
 	status             uint16
-	info               string
 }
 
 type errPacket struct {

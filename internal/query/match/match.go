@@ -207,7 +207,7 @@ func (c *compiler) term(n *query.Term) (cond, error) {
 			pattern = "%" + pattern + "%"
 		}
 		items := compileLike(pattern)
-		vc = func(v *sqlValue) tri {
+		vc = func(v sqlValue) tri {
 			s, ok := v.text()
 			if !ok {
 				return triNull
@@ -237,7 +237,7 @@ func equalCond(value string) valueCond {
 	case "null":
 		lit = sqlNull
 	}
-	return func(v *sqlValue) tri {
+	return func(v sqlValue) tri {
 		var r tri
 		switch v.kind {
 		case sqlNull:
@@ -249,7 +249,7 @@ func equalCond(value string) valueCond {
 			if math.IsNaN(num) {
 				r = or3(r, triNull) // NaN is bound as NULL
 			} else {
-				r = or3(r, triOf(compareNumber(v, num) == 0))
+				r = or3(r, triOf(compareNumber(&v, num) == 0))
 			}
 		}
 		if v.kind == lit {
@@ -260,7 +260,7 @@ func equalCond(value string) valueCond {
 }
 
 // valueCond is a condition on one value of a field.
-type valueCond func(v *sqlValue) tri
+type valueCond func(v sqlValue) tri
 
 // field is the condition that some value of a field satisfies vc. A hot
 // field is compared in its column, unless it is not one string or number;
@@ -270,18 +270,16 @@ func (c *compiler) field(name string, off int, vc valueCond) (cond, error) {
 	if err := c.checkPath(name, off); err != nil {
 		return nil, err
 	}
-	fromJSON := func(v *event.Value) tri {
+	fromJSON := func(v event.Value) tri {
 		if v.Kind == event.KindList {
 			for i := range v.List {
-				jv := jsonValue(&v.List[i])
-				if vc(&jv) == triTrue {
+				if vc(jsonValue(&v.List[i])) == triTrue {
 					return triTrue
 				}
 			}
 			return triFalse
 		}
-		jv := jsonValue(v)
-		return triOf(vc(&jv) == triTrue)
+		return triOf(vc(jsonValue(&v)) == triTrue)
 	}
 	if hotFields[name] {
 		return func(st *state) tri {
@@ -290,9 +288,9 @@ func (c *compiler) field(name string, off int, vc valueCond) (cond, error) {
 				return triFalse
 			}
 			if hv, ok := hotValue(&v); ok {
-				return vc(&hv)
+				return vc(hv)
 			}
-			return fromJSON(&v)
+			return fromJSON(v)
 		}, nil
 	}
 	return func(st *state) tri {
@@ -300,7 +298,7 @@ func (c *compiler) field(name string, off int, vc valueCond) (cond, error) {
 		if !ok {
 			return triFalse
 		}
-		return fromJSON(&v)
+		return fromJSON(v)
 	}, nil
 }
 
@@ -535,7 +533,7 @@ func (c *compiler) rangeCond(n *query.Range) (cond, error) {
 			return r
 		}, nil
 	}
-	return c.field(field, n.Offset, func(v *sqlValue) tri {
+	return c.field(field, n.Offset, func(v sqlValue) tri {
 		if numeric && !v.numeric() || !numeric && v.kind != sqlText {
 			return triFalse
 		}
@@ -550,7 +548,7 @@ func (c *compiler) rangeCond(n *query.Range) (cond, error) {
 			case b.null:
 				r = and3(r, triNull)
 			case numeric:
-				r = and3(r, triOf(b.holds(compareNumber(v, b.num), x.low)))
+				r = and3(r, triOf(b.holds(compareNumber(&v, b.num), x.low)))
 			default:
 				r = and3(r, triOf(b.holds(compareNocase(v.s, b.text), x.low)))
 			}

@@ -219,6 +219,10 @@ var handQueries = []string{
 	"event.id:abc", "event.id:01*", "event.id:[a TO b]", "event.id:*", "NOT event.id:*", "event.id:01ARZ3NDEKTSV4RRFFQ69G5FAV",
 	"a\\\"b:x", "a\\\"b:*", "a\\\"b:>1", "a\\\\b:x", "\"x\" AND a\\\"b:x", "missing.field:x", "missing.field:*", "NOT missing.field:x",
 	"missing.field:>1", "NOT missing.field:>1", "user.name:x AND a\\\"b:x", "event.id:abc AND a\\\"b:x",
+	// U+19B0 is a letter for Go and not for FTS5: a phrase without tokens.
+	"\u19b0", "\u19b0 OR password", "password \u19b0", "NOT \u19b0", "message:\u19b0", "\u19b0*", "\"\u19b0 password\"",
+	// Bytes that are not UTF-8.
+	"\xff", "pass\x80word", "caf\xc3", "user.name:\xff*", "*\xc3*", "message:*\x80*",
 }
 
 // TestDifferential compares the matcher with the store on hand-written

@@ -134,7 +134,10 @@ func (t *tokens) add(s string, dec decoder) {
 		}
 		var r uint32
 		r, i = dec(s, i)
-		if !inSpans(tokenSpans, r) && !(in && inSpans(joinSpans, r)) {
+		// Past the last code point, where only a query's bytes that are
+		// not UTF-8 lead, FTS5 finds no category, which it counts as a
+		// letter.
+		if r <= utf8.MaxRune && !inSpans(tokenSpans, r) && !(in && inSpans(joinSpans, r)) {
 			if in {
 				t.ends = append(t.ends, len(t.buf))
 				in = false
@@ -143,12 +146,26 @@ func (t *tokens) add(s string, dec decoder) {
 		}
 		in = true
 		if f := fold(r); f != 0 {
-			t.buf = utf8.AppendRune(t.buf, rune(f))
+			t.buf = appendUTF8(t.buf, f)
 		}
 	}
 	if in {
 		t.ends = append(t.ends, len(t.buf))
 	}
+}
+
+// appendUTF8 appends c in UTF-8 as FTS5 writes it: a code point past
+// U+FFFF in four bytes, whatever its size.
+func appendUTF8(b []byte, c uint32) []byte {
+	switch {
+	case c < 0x80:
+		return append(b, byte(c))
+	case c < 0x800:
+		return append(b, 0xc0+byte(c>>6&0x1f), 0x80+byte(c&0x3f))
+	case c < 0x10000:
+		return append(b, 0xe0+byte(c>>12&0x0f), 0x80+byte(c>>6&0x3f), 0x80+byte(c&0x3f))
+	}
+	return append(b, 0xf0+byte(c>>18&0x07), 0x80+byte(c>>12&0x3f), 0x80+byte(c>>6&0x3f), 0x80+byte(c&0x3f))
 }
 
 // phrase is a full-text phrase: its tokens follow one another, the last

@@ -80,9 +80,9 @@ func TestMatch(t *testing.T) {
 		{"message:citizens", false},
 		{"db.statement:citizens", true},
 		{"citizens", true},
-		{"*tmp*", true},                     // LIKE over the text fields
-		{"@timestamp:2026-03-10", true},     // the whole day
-		{"@timestamp:>=now-1d", false},      // now is t0+36h
+		{"*tmp*", true},                 // LIKE over the text fields
+		{"@timestamp:2026-03-10", true}, // the whole day
+		{"@timestamp:>=now-1d", false},  // now is t0+36h
 		{"@timestamp:[now-2d TO now]", true},
 		{"event.ingested:*", true},
 		{"password OR dang", true},

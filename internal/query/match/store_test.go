@@ -225,9 +225,11 @@ var handQueries = []string{
 	"\xff", "pass\x80word", "caf\xc3", "user.name:\xff*", "*\xc3*", "message:*\x80*",
 }
 
-// TestDifferential compares the matcher with the store on hand-written
-// queries and random ones over a few hundred varied events.
-func TestDifferential(t *testing.T) {
+// differentialCase returns the events and queries of the differential
+// tests: a few hundred varied events, the hand-written queries, and n
+// random ones. The same seed gives the same events (but for their IDs) and
+// queries every time.
+func differentialCase(n int) ([]event.Event, []string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	evs := genEvents(r, 400)
 	// One event per message and per weird value, so that each is seen.
@@ -238,18 +240,25 @@ func TestDifferential(t *testing.T) {
 		e.ID = event.NewID(t0.Add(time.Duration(i) * time.Hour))
 		evs = append(evs, e)
 	}
-	d := openDiffStore(t, evs)
 	queries := slices.Clone(handQueries)
 	for _, v := range queryValues {
 		queries = append(queries, escape(v, true), quote(v), "message:"+escape(v, true), "user.name:"+escape(v, true))
 	}
+	for range n {
+		queries = append(queries, genQuery(r, 3))
+	}
+	return evs, queries
+}
+
+// TestDifferential compares the matcher with the store on hand-written
+// queries and random ones over a few hundred varied events.
+func TestDifferential(t *testing.T) {
 	n := 3000
 	if testing.Short() {
 		n = 300
 	}
-	for range n {
-		queries = append(queries, genQuery(r, 3))
-	}
+	evs, queries := differentialCase(n)
+	d := openDiffStore(t, evs)
 	compared, some := 0, 0
 	for _, q := range queries {
 		ok, found := d.check(t, q)

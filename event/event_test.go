@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestIDOrderAndText(t *testing.T) {
@@ -195,7 +196,42 @@ func FuzzDecodeJSON(f *testing.F) {
 		if diff := cmp.Diff(ev.Fields, back.Fields); diff != "" {
 			t.Fatalf("round trip of %q via %s (-first +second):\n%s", b, out, diff)
 		}
+		// Decoding some keys gives the fields of those keys, as decoding
+		// all does, and the typed parts they fill.
+		keep := func(k string) bool { return len(k)%2 == 0 }
+		some, err := DecodeJSONKeys(b, keep)
+		if err != nil {
+			t.Fatalf("DecodeJSONKeys(%q): %v; DecodeJSON took it", b, err)
+		}
+		var want Fields
+		for _, f := range ev.Fields {
+			if keep(f.Key) {
+				want = append(want, f)
+			}
+		}
+		if diff := cmp.Diff(want, some.Fields, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("DecodeJSONKeys(%q) (-want +got):\n%s", b, diff)
+		}
+		if keep(KeyTime) && !some.Time.Equal(ev.Time) || keep(KeyID) && some.ID != ev.ID {
+			t.Fatalf("DecodeJSONKeys(%q): time %v id %v, want %v %v", b, some.Time, some.ID, ev.Time, ev.ID)
+		}
 	})
+}
+
+// TestDecodeJSONKeys: only the kept keys are decoded; the rest of the input
+// is still checked.
+func TestDecodeJSONKeys(t *testing.T) {
+	ev, err := DecodeJSONKeys(sample, func(k string) bool { return k == "db.user" || k == KeyTime })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Fields) != 1 || ev.Fields.Str("db.user") != "alice" || ev.Time.IsZero() || ev.Source.Product != "" {
+		t.Errorf("DecodeJSONKeys = %+v; want db.user and the time alone", ev)
+	}
+	bad := append(append([]byte(nil), sample[:len(sample)-1]...), `,"x":tru}`...)
+	if _, err := DecodeJSONKeys(bad, func(k string) bool { return k == "db.user" }); err == nil {
+		t.Error("DecodeJSONKeys took broken JSON in a key it does not keep")
+	}
 }
 
 var sample = []byte(`{"@timestamp":"2026-11-29T10:00:00.123Z","logsource":{"product":"postgresql","category":"database"},"host.name":"db1","db.system":"postgresql","db.user":"alice","db.name":"city","db.statement":"SELECT * FROM users WHERE id = '1' OR '1'='1'","db.operation":"SELECT","source.ip":"10.0.0.5","source.port":51234,"event.action":"query","event.outcome":"success","db.response.rows":20000}`)

@@ -53,10 +53,16 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // array's key with their values gathered into lists. The reserved keys
 // (KeyID, KeyTime, ...) fill the event's typed parts; a reserved value that
 // does not parse is kept as an ordinary field so that nothing is lost.
-func DecodeJSON(b []byte) (Event, error) {
+func DecodeJSON(b []byte) (Event, error) { return DecodeJSONKeys(b, nil) }
+
+// DecodeJSONKeys is DecodeJSON keeping only the fields whose flat key
+// (as Fields names it: "db.user", "@timestamp") keep accepts; nil keeps
+// every field. The input is checked whole all the same. A search that
+// tests a query on many stored events decodes only what the query reads.
+func DecodeJSONKeys(b []byte, keep func(key string) bool) (Event, error) {
 	// One copy of the input backs every key and value that needs no
 	// unescaping: substrings of it cost no allocation.
-	d := decoder{buf: b, src: string(b)}
+	d := decoder{buf: b, src: string(b), keep: keep}
 	var ev Event
 	d.skipSpace()
 	if d.pos >= len(d.buf) {
@@ -145,6 +151,7 @@ type decoder struct {
 	pos    int
 	fields *Fields
 	inList bool // inside an array: values are added, not set
+	keep   func(key string) bool
 }
 
 func (d *decoder) skipSpace() {
@@ -163,6 +170,9 @@ func (d *decoder) errf(format string, args ...any) error {
 }
 
 func (d *decoder) put(key string, v Value) {
+	if d.keep != nil && !d.keep(key) {
+		return
+	}
 	if d.inList {
 		d.fields.Add(key, v)
 		return
@@ -272,7 +282,7 @@ func (d *decoder) array(key string, depth int) error {
 	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
 		d.pos++
 		// An empty array is an empty list, so that the key still exists.
-		if !outer && d.fields.Index(key) < 0 {
+		if !outer && d.fields.Index(key) < 0 && (d.keep == nil || d.keep(key)) {
 			d.fields.Set(key, List())
 		}
 		return nil

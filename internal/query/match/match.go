@@ -25,7 +25,15 @@ import (
 // Matcher is a compiled query.
 type Matcher struct {
 	root cond
+	// reads are the keys of the stored document that Match looks at.
+	reads map[string]bool
 }
+
+// Reads reports whether Match looks at the field of the event that key
+// names in its stored document (its flat JSON key, such as "user.name",
+// "@timestamp" or "event.original"): an event decoded with those keys
+// alone matches as the whole event does.
+func (m *Matcher) Reads(key string) bool { return m.reads[key] }
 
 // Match reports whether the event matches the query.
 func (m *Matcher) Match(e *event.Event) bool {
@@ -79,7 +87,17 @@ func Compile(node query.Node, src string, now time.Time) (*Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Matcher{root: root}, nil
+	reads := map[string]bool{}
+	for _, f := range query.Fields(node) {
+		if f == "" {
+			for _, c := range textColumns {
+				reads[c] = true
+			}
+			continue
+		}
+		reads[f] = true
+	}
+	return &Matcher{root: root, reads: reads}, nil
 }
 
 type compiler struct {

@@ -2,6 +2,7 @@ package match_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -201,5 +202,30 @@ func BenchmarkMatch(b *testing.B) {
 				m.Match(&evs[i%len(evs)])
 			}
 		})
+	}
+}
+
+// TestReads: the keys a query reads are its fields, and the text fields
+// for full text.
+func TestReads(t *testing.T) {
+	for q, want := range map[string][]string{
+		"user.name:x AND NOT host.name:y":      {"user.name", "host.name"},
+		"password OR @timestamp:>now-1h":       {"message", "db.statement", "@timestamp"},
+		"db.statement:*drop* event.original:*": {"db.statement", "event.original"},
+		"*":                                    nil,
+	} {
+		node, err := query.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := match.Compile(node, q, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"user.name", "host.name", "message", "db.statement", "@timestamp", "event.original", "db.user"} {
+			if got := m.Reads(k); got != slices.Contains(want, k) {
+				t.Errorf("%q: Reads(%q) = %v", q, k, got)
+			}
+		}
 	}
 }

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/danang-soc/vigil/event"
-	"github.com/danang-soc/vigil/internal/query"
 )
 
 // Aggregations for the console: histograms and rates over time, top
@@ -99,7 +99,7 @@ type Histogram struct {
 // totals, largest first.
 func (h *Histogram) fill(rows *sql.Rows) error {
 	defer rows.Close()
-	byKey := map[string]*Series{}
+	byKey := map[string][]int64{}
 	for rows.Next() {
 		var b int64
 		var key string
@@ -110,26 +110,35 @@ func (h *Histogram) fill(rows *sql.Rows) error {
 		if b < 0 || b >= int64(h.Span.Buckets) {
 			continue
 		}
-		sr := byKey[key]
-		if sr == nil {
-			sr = &Series{Key: key, Counts: make([]int64, h.Span.Buckets)}
-			byKey[key] = sr
+		c := byKey[key]
+		if c == nil {
+			c = make([]int64, h.Span.Buckets)
+			byKey[key] = c
 		}
-		sr.Counts[b] += n
-		sr.Total += n
+		c[b] += n
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	h.setSeries(byKey)
+	return nil
+}
+
+// setSeries sets the series of h from counts by key, in order of their
+// totals, largest first.
+func (h *Histogram) setSeries(byKey map[string][]int64) {
 	h.Series = make([]Series, 0, len(byKey))
-	for _, sr := range byKey {
-		h.Series = append(h.Series, *sr)
+	for k, c := range byKey {
+		sr := Series{Key: k, Counts: c}
+		for _, n := range c {
+			sr.Total += n
+		}
+		h.Series = append(h.Series, sr)
 	}
 	sort.Slice(h.Series, func(i, j int) bool {
 		a, b := h.Series[i], h.Series[j]
 		return a.Total > b.Total || a.Total == b.Total && a.Key < b.Key
 	})
-	return nil
 }
 
 // EventHistogram counts the events that match q.Q in each bucket of sp:
@@ -139,53 +148,89 @@ func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogra
 	h := Histogram{Span: sp}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	node, err := query.Parse(q)
+	sr, err := s.compile(ctx, q, sp.From, sp.To)
 	if err != nil {
 		return h, err
 	}
-	tr := translator{q: q, now: s.cfg.Now()}
-	if _, err := tr.node(node); err != nil {
-		return h, err
-	}
-	// A common full-text expression filters the scan of the span's events
-	// instead of driving it, and is read only from the span's first event
-	// on (as Events does in its windows).
-	var common map[string]bool
-	if len(tr.matches) > 0 {
-		if common, err = s.commonMatches(ctx, tr.matches); err != nil {
-			return h, err
+	counts := make([]int64, sp.Buckets)
+	err = s.spanEvents(ctx, &sr.scan, func(e *blockEvent) error {
+		if ok, err := sr.matches(e); err != nil || !ok {
+			return err
 		}
-	}
-	tr = translator{q: q, now: s.cfg.Now(), common: common}
-	if len(common) > 0 {
-		if tr.minSeq, err = s.spanMinSeq(ctx, sp); err != nil {
-			return h, err
+		if b := sp.bucket(e.time); b >= 0 {
+			counts[b]++
 		}
-	}
-	where, err := tr.node(node)
-	if err != nil {
-		return h, err
-	}
-	stmt := `SELECT ` + sp.bucketExpr("e.time") + ` AS b, '', count(*) FROM events e WHERE (` + where + `)
-		AND e.time >= ? AND e.time < ? GROUP BY b`
-	rows, err := s.r.QueryContext(ctx, stmt, append(tr.args, sp.From.UnixNano(), sp.To.UnixNano())...)
+		return nil
+	})
 	if err != nil {
 		return h, fmt.Errorf("counting events over time: %w", err)
 	}
-	if err := h.fill(rows); err != nil {
-		return h, fmt.Errorf("counting events over time: %w", err)
+	sr0 := Series{Key: "", Counts: counts}
+	for _, n := range counts {
+		sr0.Total += n
 	}
-	if len(h.Series) == 0 {
-		h.Series = []Series{{Key: "", Counts: make([]int64, sp.Buckets)}}
-	}
+	h.Series = []Series{sr0}
 	return h, nil
 }
 
-// sourceKeySQL names a log source as the console shows it:
-// product/category/service, empty parts left out.
-const sourceKeySQL = `trim(replace(e.product || '/' || e.category || '/' || e.service, '//', '/'), '/')`
+// bucket is the bucket of a time in Unix nanoseconds, or -1 outside.
+func (sp Span) bucket(t int64) int {
+	from := sp.From.UnixNano()
+	if t < from || sp.Step <= 0 {
+		return -1
+	}
+	b := (t - from) / int64(sp.Step)
+	if b >= int64(sp.Buckets) {
+		return -1
+	}
+	return int(b)
+}
 
-// sourceKey is sourceKeySQL in Go.
+// spanEvents calls fn with every event within the scan's time range in
+// its candidate blocks, in no order.
+func (s *Store) spanEvents(ctx context.Context, sc *newestScan, fn func(e *blockEvent) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT first_seq FROM event_blocks WHERE max_time >= ? AND min_time < ?`, sc.lo, sc.hi)
+	if err != nil {
+		return err
+	}
+	var firsts []int64
+	for rows.Next() {
+		var first int64
+		if err := rows.Scan(&first); err != nil {
+			rows.Close()
+			return err
+		}
+		if sc.candidates == nil || sc.candidates(first) {
+			firsts = append(firsts, first)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var buf []byte
+	for _, first := range firsts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var evs []blockEvent
+		if evs, buf, err = readBlock(ctx, s.r, first, buf); err != nil {
+			return err
+		}
+		for i := range evs {
+			if !sc.wants(&evs[i]) {
+				continue
+			}
+			if err := fn(&evs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sourceKey names a log source as the console shows it:
+// product/category/service, empty parts left out.
 func sourceKey(product, category, service string) string {
 	parts := make([]string, 0, 3)
 	for _, p := range []string{product, category, service} {
@@ -196,37 +241,36 @@ func sourceKey(product, category, service string) string {
 	return strings.Join(parts, "/")
 }
 
-// spanScan bounds the events spanMinSeq reads to find the span's first.
-const spanScan = 2_000_000
-
-// spanMinSeq returns the smallest seq of the events in the span, or 0 when
-// the span holds none or more than spanScan (then a bound saves little).
-func (s *Store) spanMinSeq(ctx context.Context, sp Span) (int64, error) {
-	var lo sql.NullInt64
-	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT min(seq), count(*) FROM (SELECT seq FROM events WHERE time >= ? AND time < ? LIMIT ?)`,
-		sp.From.UnixNano(), sp.To.UnixNano(), spanScan).Scan(&lo, &n)
-	if err != nil {
-		return 0, fmt.Errorf("counting events over time: %w", err)
-	}
-	if n >= spanScan || !lo.Valid {
-		return 0, nil
-	}
-	return lo.Int64, nil
-}
-
 // EventRate counts events per bucket of sp by log source (product,
 // category, service), by event time.
 func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
 	h := Histogram{Span: sp}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sp.bucketExpr("e.time")+` AS b, `+sourceKeySQL+` AS k, count(*)
-		FROM events e WHERE e.time >= ? AND e.time < ? GROUP BY b, k`, sp.From.UnixNano(), sp.To.UnixNano())
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	byKey := map[string][]int64{}
+	sc := newestScan{lo: sp.From.UnixNano(), hi: sp.To.UnixNano()}
+	err := s.spanEvents(ctx, &sc, func(e *blockEvent) error {
+		b := sp.bucket(e.time)
+		if b < 0 {
+			return nil
+		}
+		ev, err := event.DecodeJSON(e.doc)
+		if err != nil {
+			return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
+		}
+		k := sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
+		c := byKey[k]
+		if c == nil {
+			c = make([]int64, sp.Buckets)
+			byKey[k] = c
+		}
+		c[b]++
+		return nil
+	})
 	if err != nil {
 		return h, fmt.Errorf("counting events by source: %w", err)
 	}
-	if err := h.fill(rows); err != nil {
-		return h, fmt.Errorf("counting events by source: %w", err)
-	}
+	h.setSeries(byKey)
 	return h, nil
 }
 
@@ -437,51 +481,67 @@ func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
 		return st, false, fmt.Errorf("folding log sources: %w", err)
 	}
 	var top int64
-	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&top); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM event_blocks`).Scan(&top); err != nil {
 		return st, false, fmt.Errorf("folding log sources: %w", err)
 	}
 	if top <= st.Mark {
 		return st, true, nil
 	}
-	upto := min(top, st.Mark+foldChunk)
-	rows, err := s.r.QueryContext(ctx, `SELECT host, product, category, service, count(*), min(received), max(time), max(received)
-		FROM events WHERE seq > ? AND seq <= ? GROUP BY host, product, category, service`, st.Mark, upto)
-	if err != nil {
-		return st, false, fmt.Errorf("folding log sources: %w", err)
-	}
-	// Hosts and sources compare without case, as the event columns do.
+	// Hosts and sources compare without case, as searches do.
 	index := make(map[string]int, len(st.Sources))
 	for i, f := range st.Sources {
 		index[strings.ToLower(f.Host+"\x00"+f.Source)] = i
 	}
-	mark := st.Mark
+	mark, upto := st.Mark, st.Mark
+	rows, err := s.r.QueryContext(ctx, `SELECT first_seq, last_seq FROM event_blocks WHERE first_seq > ? ORDER BY first_seq LIMIT ?`,
+		st.Mark, max(foldChunk/blockSize, 1))
+	if err != nil {
+		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	var firsts []int64
 	for rows.Next() {
-		var host, product, category, service string
-		var n, first, last, recv int64
-		if err := rows.Scan(&host, &product, &category, &service, &n, &first, &last, &recv); err != nil {
+		var first int64
+		if err := rows.Scan(&first, &upto); err != nil {
 			rows.Close()
 			return st, false, fmt.Errorf("folding log sources: %w", err)
 		}
-		src := sourceKey(product, category, service)
-		k := strings.ToLower(host + "\x00" + src)
-		i, ok := index[k]
-		if !ok {
-			st.Sources = append(st.Sources, SourceSeen{Host: host, Source: src, First: fromNanos(first)})
-			i = len(st.Sources) - 1
-			index[k] = i
-		}
-		f := &st.Sources[i]
-		f.Events += n
-		if t := fromNanos(last); t.After(f.Last) {
-			f.Last = t
-		}
-		if t := fromNanos(recv); t.After(f.Received) {
-			f.Received = t
-		}
+		firsts = append(firsts, first)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return st, false, fmt.Errorf("folding log sources: %w", err)
+	}
+	var buf []byte
+	for _, first := range firsts {
+		var evs []blockEvent
+		if evs, buf, err = readBlock(ctx, s.r, first, buf); err != nil {
+			return st, false, fmt.Errorf("folding log sources: %w", err)
+		}
+		for i := range evs {
+			ev, err := event.DecodeJSON(evs[i].doc)
+			if err != nil {
+				return st, false, fmt.Errorf("folding log sources: event %d: %w", evs[i].seq, err)
+			}
+			host, src := hostOf(&ev), sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
+			k := strings.ToLower(host + "\x00" + src)
+			j, ok := index[k]
+			if !ok {
+				st.Sources = append(st.Sources, SourceSeen{Host: host, Source: src, First: ev.Received})
+				j = len(st.Sources) - 1
+				index[k] = j
+			}
+			f := &st.Sources[j]
+			f.Events++
+			if ev.Received.Before(f.First) {
+				f.First = ev.Received
+			}
+			if ev.Time.After(f.Last) {
+				f.Last = ev.Time
+			}
+			if ev.Received.After(f.Received) {
+				f.Received = ev.Received
+			}
+		}
 	}
 	sort.Slice(st.Sources, func(i, j int) bool {
 		a, b := st.Sources[i], st.Sources[j]
@@ -570,24 +630,54 @@ func (s *Store) RuleHits(ctx context.Context) (map[string]Count, error) {
 // FieldNames returns the names of the fields of the newest sample events,
 // sorted, for the query bar's suggestions.
 func (s *Store) FieldNames(ctx context.Context, sample int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT j.key FROM
-		(SELECT doc FROM events ORDER BY time DESC LIMIT ?) e, json_each(e.doc) j ORDER BY 1`, min(max(sample, 1), 5000))
+	seen := map[string]bool{}
+	err := s.newest(ctx, min(max(sample, 1), 5000), func(e *blockEvent) error {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(e.doc, &doc); err != nil {
+			return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
+		}
+		for k := range doc {
+			seen[k] = true
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing field names: %w", err)
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("listing field names: %w", err)
-		}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
 		out = append(out, k)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing field names: %w", err)
-	}
+	sort.Strings(out)
 	return out, nil
+}
+
+// newest calls fn with the newest n events, newest first.
+func (s *Store) newest(ctx context.Context, n int, fn func(e *blockEvent) error) error {
+	sc := newestScan{lo: math.MinInt64, hi: math.MaxInt64}
+	return sc.run(ctx, s, func(e *blockEvent) (bool, error) {
+		if n <= 0 {
+			return false, nil
+		}
+		n--
+		return n > 0, fn(e)
+	})
+}
+
+// hostOf is an event's host: "host.name", its first value when an event
+// carries several.
+func hostOf(e *event.Event) string {
+	v, ok := e.Fields.Get(event.FieldHost)
+	if !ok {
+		return ""
+	}
+	if v.Kind == event.KindList {
+		if len(v.List) == 0 {
+			return ""
+		}
+		return v.List[0].Str
+	}
+	return v.Str
 }
 
 // validField is a field name FieldValues accepts: the characters of ECS
@@ -611,18 +701,76 @@ func (s *Store) FieldValues(ctx context.Context, field string, sample, n int) ([
 	if !validField(field) {
 		return nil, fmt.Errorf("listing values: %q is not a field name", field)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT CAST(coalesce(j.atom, j.value) AS TEXT) AS v, count(*) AS c, max(e.time) FROM
-		(SELECT time, doc FROM events ORDER BY time DESC LIMIT ?) e, json_tree(e.doc, ?) j
-		WHERE j.type NOT IN ('object', 'array') AND v IS NOT NULL AND v != '' GROUP BY v ORDER BY c DESC, v LIMIT ?`,
-		min(max(sample, 1), 10000), `$."`+field+`"`, limit(n))
+	counts := map[string]*Count{}
+	err := s.newest(ctx, min(max(sample, 1), 10000), func(e *blockEvent) error {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(e.doc, &doc); err != nil {
+			return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
+		}
+		raw, ok := doc[field]
+		if !ok {
+			return nil
+		}
+		var v any
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.UseNumber()
+		if err := d.Decode(&v); err != nil {
+			return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
+		}
+		at := fromNanos(e.time)
+		eachLeaf(v, func(s string) {
+			if s == "" {
+				return
+			}
+			c := counts[s]
+			if c == nil {
+				c = &Count{Key: s}
+				counts[s] = c
+			}
+			c.Count++
+			if at.After(c.Last) {
+				c.Last = at
+			}
+		})
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing values of %s: %w", field, err)
 	}
-	out, err := scanCounts(rows)
-	if err != nil {
-		return nil, fmt.Errorf("listing values of %s: %w", field, err)
+	out := make([]Count, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, *c)
 	}
-	return out, nil
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Count > out[j].Count || out[i].Count == out[j].Count && out[i].Key < out[j].Key
+	})
+	return out[:min(len(out), limit(n))], nil
+}
+
+// eachLeaf calls fn with the text of every value within v that is not a
+// list or an object: true and false as 1 and 0, as SQLite shows them;
+// null is left out.
+func eachLeaf(v any, fn func(string)) {
+	switch v := v.(type) {
+	case string:
+		fn(v)
+	case json.Number:
+		fn(v.String())
+	case bool:
+		if v {
+			fn("1")
+		} else {
+			fn("0")
+		}
+	case []any:
+		for _, x := range v {
+			eachLeaf(x, fn)
+		}
+	case map[string]any:
+		for _, x := range v {
+			eachLeaf(x, fn)
+		}
+	}
 }
 
 // SavedSearch is a query an analyst kept under a name, shared with the team.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/danang-soc/vigil/event"
@@ -159,10 +160,48 @@ const MaxAlertEvents = 10000
 // AlertEvents returns the stored events of an alert, oldest first, at most
 // MaxAlertEvents. Events already removed by retention are missing.
 func (s *Store) AlertEvents(ctx context.Context, alertID event.ID) ([]event.Event, error) {
-	evs, err := s.eventsByID(ctx, `SELECT e.doc FROM alert_events ae JOIN events e ON e.id = ae.event_id
-		WHERE ae.alert_id = ? ORDER BY e.time, e.seq LIMIT ?`, alertID[:], MaxAlertEvents)
+	evs, err := s.alertEvents(ctx, alertID)
 	if err != nil {
 		return nil, fmt.Errorf("reading events of alert %s: %w", alertID, err)
 	}
 	return evs, nil
+}
+
+func (s *Store) alertEvents(ctx context.Context, alertID event.ID) ([]event.Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT ei.seq FROM alert_events ae JOIN event_ids ei ON ei.id = ae.event_id
+		WHERE ae.alert_id = ? ORDER BY ei.seq`, alertID[:])
+	if err != nil {
+		return nil, err
+	}
+	var seqs []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	found, err := s.eventsBySeq(ctx, seqs)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(found, func(a, b blockEvent) int {
+		if c := cmpInt(a.time, b.time); c != 0 {
+			return c
+		}
+		return cmpInt(a.seq, b.seq)
+	})
+	found = found[:min(len(found), MaxAlertEvents)]
+	out := make([]event.Event, len(found))
+	for i := range found {
+		if out[i], err = event.DecodeJSON(found[i].doc); err != nil {
+			return nil, fmt.Errorf("decoding stored event %d: %w", found[i].seq, err)
+		}
+	}
+	return out, nil
 }

@@ -75,7 +75,7 @@ func dbEvents(seed uint64, n int, start time.Time, step time.Duration) []event.E
 
 // BenchmarkWriteEvents measures batched ingest; events/s is the figure.
 func BenchmarkWriteEvents(b *testing.B) {
-	for _, batch := range []int{100, 1000} {
+	for _, batch := range []int{100, 1000, 2000} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			s := openTest(b, Config{})
 			evs := dbEvents(1, b.N*batch, t0, time.Millisecond)
@@ -226,3 +226,4 @@ func BenchmarkStatsMillion(b *testing.B) {
 		}
 	}
 }
+

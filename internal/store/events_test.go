@@ -400,9 +400,9 @@ func TestEventsInjection(t *testing.T) {
 // TestEventsCommonAndRareWords checks full-text results against a plain
 // scan of the events, for words common enough to change how the query runs.
 func TestEventsCommonAndRareWords(t *testing.T) {
-	s := openTest(t, Config{SearchWindow: 400}) // windows of 400 and 4000 events, then all
+	s := openTest(t, Config{})
 	ctx := context.Background()
-	n := commonThreshold + 1500
+	n := 6500
 	evs := dbEvents(3, n, t0, time.Second)
 	// Stored out of time order, as late deliveries are: the storage order
 	// (seq) and the time order differ.
@@ -491,19 +491,21 @@ func TestEventsTimeout(t *testing.T) {
 }
 
 // TestWriteEventsLargeBatch writes more events in one call than one
-// full-text statement takes, and finds the text of each side of the cut.
+// full-text statement takes (ftsBytes of text), and finds the text of each
+// side of the cuts.
 func TestWriteEventsLargeBatch(t *testing.T) {
 	s := openTest(t, Config{})
 	ctx := context.Background()
-	n := ftsChunk + insertChunk + 7
+	filler := strings.Repeat("x", 1000)
+	n := 2*ftsBytes/len(filler) + insertChunk + 7
 	evs := make([]event.Event, n)
 	for i := range evs {
-		evs[i] = mkEvent(t0.Add(time.Duration(i)*time.Millisecond), pg, "message", fmt.Sprintf("marker%d", i))
+		evs[i] = mkEvent(t0.Add(time.Duration(i)*time.Millisecond), pg, "message", fmt.Sprintf("marker%d %s", i, filler))
 	}
 	if got, err := s.WriteEvents(ctx, evs); err != nil || got != n {
 		t.Fatalf("WriteEvents = %d, %v; want %d", got, err, n)
 	}
-	for _, i := range []int{0, ftsChunk - 1, ftsChunk, ftsChunk + insertChunk, n - 1} {
+	for _, i := range []int{0, n / 2, n/2 + 1, n - insertChunk, n - 1} {
 		q := fmt.Sprintf("marker%d", i)
 		page, err := s.Events(ctx, Query{Q: q})
 		if err != nil || len(page.Items) != 1 || page.Items[0].ID != evs[i].ID {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/danang-soc/vigil/event"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -25,12 +28,12 @@ type PruneStats struct {
 	Bytes, Reclaimed int64
 }
 
-// protected is the condition that keeps an event: it belongs to an alert of
-// an incident that is still open.
-const protected = `id IN (SELECT ae.event_id FROM incidents i
+// protectedSQL selects the seqs of the events that are kept whatever their
+// age: those of the alerts of incidents that are still open.
+const protectedSQL = `SELECT ei.seq FROM event_ids ei WHERE ei.id IN (SELECT ae.event_id FROM incidents i
 	JOIN incident_alerts ia ON ia.incident_id = i.id
 	JOIN alert_events ae ON ae.alert_id = ia.alert_id
-	WHERE i.status IN ('new', 'acknowledged', 'investigating'))`
+	WHERE i.status IN ('new', 'acknowledged', 'investigating')) ORDER BY ei.seq`
 
 // Prune deletes the events that were both stamped and received before
 // now - Retention, then, while the database is larger than MaxBytes, the
@@ -41,13 +44,16 @@ const protected = `id IN (SELECT ae.event_id FROM incidents i
 func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 	var st PruneStats
 	cutoff := nanos(now.Add(-s.cfg.Retention))
+	// Blocks that may hold expired events, oldest first; an event whose
+	// block is younger goes, its block rewritten without it.
+	ps := pruneScan{order: "min_time", until: cutoff, cutoff: cutoff}
 	for {
-		n, err := s.deleteEvents(ctx, `time < ?1 AND received < ?1`, cutoff)
+		n, more, err := s.deleteEvents(ctx, &ps)
 		if err != nil {
 			return st, fmt.Errorf("pruning expired events: %w", err)
 		}
 		st.Expired += n
-		if n < pruneBatch {
+		if !more {
 			break
 		}
 	}
@@ -63,6 +69,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 		return st, fmt.Errorf("pruning quarantine: %w", err)
 	}
 	if s.cfg.MaxBytes > 0 {
+		ps := pruneScan{order: "max_time", until: math.MaxInt64}
 		for {
 			used, _, err := s.size(ctx)
 			if err != nil {
@@ -71,12 +78,12 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 			if used <= s.cfg.MaxBytes {
 				break
 			}
-			n, err := s.deleteEvents(ctx, `1`)
+			n, more, err := s.deleteEvents(ctx, &ps)
 			if err != nil {
 				return st, fmt.Errorf("pruning to the disk budget: %w", err)
 			}
 			st.Evicted += n
-			if n == 0 {
+			if !more {
 				s.log.Warn("store over its disk budget with nothing left to delete", "bytes", used, "max_bytes", s.cfg.MaxBytes)
 				break
 			}
@@ -109,38 +116,163 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 	return st, nil
 }
 
-// deleteEvents deletes up to pruneBatch of the oldest unprotected events
-// matching cond in one transaction, then their text. Text left by a crash
-// in between matches no event (see text.go) and only takes room.
-func (s *Store) deleteEvents(ctx context.Context, cond string, args ...any) (int64, error) {
+// pruneScan walks the blocks in order of one of their times, a page per
+// call of deleteEvents, so that blocks it cannot empty (protected events,
+// events not yet expired) never hold up those behind them.
+type pruneScan struct {
+	order string // "min_time" (retention) or "max_time" (the disk budget)
+	until int64  // the walk ends at blocks whose order time is not below it
+	// cutoff, when not 0, deletes only the events both stamped and received
+	// before it; else every event goes.
+	cutoff int64
+	// after is the (time, first_seq) of the last block read.
+	after   [2]int64
+	started bool
+}
+
+// deleteEvents deletes the events of the next blocks of ps, up to about
+// pruneBatch events, in one transaction, except the protected ones, then
+// their text; a block that keeps events is rewritten with them. It reports
+// whether blocks remain to walk. Text left by a crash in between matches
+// no event (see text.go) and only takes room.
+func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more bool, err error) {
 	s.textMu.Lock()
 	defer s.textMu.Unlock()
-	var n int64
-	seqs := []byte{'['}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq IN (
-			SELECT seq FROM events WHERE `+cond+` AND NOT `+protected+`
-			ORDER BY time LIMIT `+fmt.Sprint(pruneBatch)+`) RETURNING seq`, args...)
+	del := []byte{'['}
+	var texts [][]byte
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		protected, err := querySeqs(ctx, tx, protectedSQL)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		type block struct {
+			first, maxRecv int64
+			data           []byte
+		}
+		var blocks []block
+		const page = pruneBatch/blockSize + 1
+		cond, args := ps.order+` < ?`, []any{ps.until}
+		if ps.started {
+			cond += ` AND (` + ps.order + `, first_seq) > (?, ?)`
+			args = append(args, ps.after[0], ps.after[1])
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT first_seq, `+ps.order+`, max_received, data FROM event_blocks WHERE `+cond+`
+			ORDER BY `+ps.order+`, first_seq LIMIT `+fmt.Sprint(page), args...)
+		if err != nil {
+			return err
+		}
 		for rows.Next() {
-			var seq int64
-			if err := rows.Scan(&seq); err != nil {
+			var b block
+			if err := rows.Scan(&b.first, &ps.after[0], &b.maxRecv, &b.data); err != nil {
+				rows.Close()
 				return err
 			}
-			if n++; n > 1 {
-				seqs = append(seqs, ',')
-			}
-			seqs = strconv.AppendInt(seqs, seq, 10)
+			ps.after[1], ps.started = b.first, true
+			blocks = append(blocks, b)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		more = len(blocks) == page
+		delID, err := tx.PrepareContext(ctx, `DELETE FROM event_ids WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer delID.Close()
+		var data, scratch []byte
+		for _, b := range blocks {
+			evs, _, err := decodeBlock(b.first, b.data, nil)
+			if err != nil {
+				return err
+			}
+			var keep []blockEvent
+			for _, e := range evs {
+				gone, err := ps.expired(&e, b.maxRecv)
+				if err != nil {
+					return err
+				}
+				if _, ok := slices.BinarySearch(protected, e.seq); ok || !gone {
+					keep = append(keep, e)
+					continue
+				}
+				if _, err := delID.ExecContext(ctx, e.id[:]); err != nil {
+					return err
+				}
+				n++
+			}
+			if len(keep) == len(evs) {
+				continue // nothing of it goes
+			}
+			if len(del) > 1 {
+				del = append(del, ',')
+			}
+			del = strconv.AppendInt(del, b.first, 10)
+			if len(keep) == 0 {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM event_blocks WHERE first_seq = ?`, b.first); err != nil {
+					return err
+				}
+				continue
+			}
+			minT, maxT := keep[0].time, keep[0].time
+			for _, e := range keep {
+				minT, maxT = min(minT, e.time), max(maxT, e.time)
+			}
+			data, scratch = appendBlockData(data[:0], b.first, keep, scratch)
+			if _, err := tx.ExecContext(ctx, `UPDATE event_blocks SET last_seq = ?, count = ?, min_time = ?, max_time = ?, data = ?
+				WHERE first_seq = ?`, keep[len(keep)-1].seq, len(keep), minT, maxT, data, b.first); err != nil {
+				return err
+			}
+			text, err := blockText(nil, b.first, keep)
+			if err != nil {
+				return err
+			}
+			if text != nil {
+				texts = append(texts, closeText(text))
+			}
+		}
+		return nil
 	})
-	if err != nil || n == 0 {
-		return n, err
+	if err != nil || len(del) == 1 {
+		return n, more, err
 	}
-	return n, s.writeText(ctx, textBatch{delete: append(seqs, ']')})
+	return n, more, s.writeText(ctx, textBatch{delete: append(del, ']'), texts: texts})
+}
+
+// expired reports whether an event of a block whose latest arrival is
+// maxRecv goes.
+func (ps *pruneScan) expired(e *blockEvent, maxRecv int64) (bool, error) {
+	switch {
+	case ps.cutoff == 0:
+		return true, nil
+	case e.time >= ps.cutoff:
+		return false, nil
+	case maxRecv < ps.cutoff:
+		return true, nil
+	}
+	ev, err := event.DecodeJSON(e.doc)
+	if err != nil {
+		return false, fmt.Errorf("decoding stored event %d: %w", e.seq, err)
+	}
+	return nanos(ev.Received) < ps.cutoff, nil
+}
+
+// querySeqs returns the seqs a query selects, in its order.
+func querySeqs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		out = append(out, seq)
+	}
+	return out, rows.Err()
 }
 
 // size returns the bytes of the database and its text file in use and free
@@ -172,7 +304,7 @@ type Stats struct {
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM events), (SELECT count(*) FROM alerts), (SELECT count(*) FROM incidents),
+		(SELECT coalesce(sum(count), 0) FROM event_blocks), (SELECT count(*) FROM alerts), (SELECT count(*) FROM incidents),
 		(SELECT count(*) FROM incidents WHERE status IN ('new', 'acknowledged', 'investigating')),
 		(SELECT count(*) FROM quarantine),
 		(SELECT (p.page_count - f.freelist_count) * s.page_size FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s),

@@ -2,16 +2,17 @@
 // that holds the events, alerts, incidents (with their notes and history),
 // the quarantine of lines that did not parse, and small state blobs of other
 // components (the correlation snapshot, collector checkpoints). It
-// translates the analyst query language of internal/query to parameterised
-// SQL with full text on FTS5. Users, sessions and tokens are not here:
+// answers the analyst query language of internal/query over the events,
+// with full text on FTS5. Users, sessions and tokens are not here:
 // internal/identity keeps its own database file.
 //
-// Layout: an event is stored as its JSON (event.AppendJSON) beside columns
-// for its ID, times, log source, host and a few hot fields that analysts
-// filter on most; message and db.statement are indexed word by word in
+// Layout: events are stored in compressed blocks of up to blockSize
+// events close in time (blocks.go), with an index of every event's ID;
+// the messages and db.statement of a block are indexed word by word in
 // FTS5, in a second file (TextPath) that its own connection writes beside
-// the events (text.go). translate.go says how each kind of field is
-// searched. Back up both files together.
+// the events (text.go). A search chooses blocks by time and full text and
+// tests each of their events with the compiled query (events.go). Back up
+// both files together.
 //
 // Durability: the database runs with synchronous=NORMAL: a committed write
 // survives the process being killed, and a power cut may lose the last
@@ -75,10 +76,6 @@ type Config struct {
 	// CacheBytes is the page cache of the writer connection (default 64 MiB);
 	// each reader gets a quarter of it.
 	CacheBytes int64
-	// SearchWindow is how many of the newest events a query with a common
-	// word searches first (default 50,000), before ten times as many, and
-	// then all.
-	SearchWindow int
 	// QueryTimeout bounds one event search (default 30s): a query over a
 	// field without an index scans every event, and must not hold a reader
 	// for ever.
@@ -101,9 +98,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 64 << 20
-	}
-	if c.SearchWindow == 0 {
-		c.SearchWindow = 50_000
 	}
 	if c.QueryTimeout == 0 {
 		c.QueryTimeout = 30 * time.Second
@@ -140,8 +134,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("store: readers must be between 1 and 64, got %d", c.Readers)
 	case c.CacheBytes < 1<<20:
 		return fmt.Errorf("store: cache bytes %d is below 1 MiB", c.CacheBytes)
-	case c.SearchWindow < 100:
-		return fmt.Errorf("store: search window must be at least 100 events, got %d", c.SearchWindow)
 	case c.QueryTimeout < 0:
 		return fmt.Errorf("store: query timeout must not be negative, got %v", c.QueryTimeout)
 	case c.BusyTimeout < 0:
@@ -172,7 +164,7 @@ type Store struct {
 	stop   context.CancelFunc
 	ckDone chan struct{}
 
-	insEvent, findSeqs, insFTS *sql.Stmt
+	insIDs, findID, insBlock, insFTS *sql.Stmt
 }
 
 // Open opens or creates the database at cfg.Path and applies pending schema
@@ -200,11 +192,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.seq, err = s.catchUpText(ctx, indexed); err != nil {
+	if s.seq, err = s.topSeq(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.seq = max(s.seq, indexed)
+	if err := s.convertRows(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	top, err := s.catchUpText(ctx, indexed)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.seq = max(s.seq, top)
 	if s.r, err = openDB(cfg, modeRead); err != nil {
 		s.Close()
 		return nil, err
@@ -321,10 +323,13 @@ func openDB(cfg Config, mode int) (*sql.DB, error) {
 
 func (s *Store) prepare(ctx context.Context) error {
 	var err error
-	if s.insEvent, err = s.w.PrepareContext(ctx, rowsSQL(insertEventsSQL, insertEventRow, "", insertChunk)); err != nil {
+	if s.insIDs, err = s.w.PrepareContext(ctx, rowsSQL(insertIDsSQL, insertIDRow, "", insertChunk)); err != nil {
 		return fmt.Errorf("preparing event insert: %w", err)
 	}
-	if s.findSeqs, err = s.w.PrepareContext(ctx, findSeqsSQL); err != nil {
+	if s.findID, err = s.w.PrepareContext(ctx, findIDSQL); err != nil {
+		return fmt.Errorf("preparing event insert: %w", err)
+	}
+	if s.insBlock, err = s.w.PrepareContext(ctx, insertBlockSQL); err != nil {
 		return fmt.Errorf("preparing event insert: %w", err)
 	}
 	if s.insFTS, err = s.t.PrepareContext(ctx, insertFTSSQL); err != nil {
@@ -343,7 +348,7 @@ func (s *Store) Close() error {
 	if s.ck != nil {
 		errs = append(errs, s.ck.Close())
 	}
-	for _, st := range []*sql.Stmt{s.insEvent, s.findSeqs, s.insFTS} {
+	for _, st := range []*sql.Stmt{s.insIDs, s.findID, s.insBlock, s.insFTS} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -251,7 +251,7 @@ func TestPruneBudget(t *testing.T) {
 	const budget = 4 << 20
 	s := openTest(t, Config{MaxBytes: budget})
 	ctx := context.Background()
-	evs := dbEvents(7, 12000, t0, time.Second)
+	evs := dbEvents(7, 24000, t0, time.Second)
 	for i := 0; i < len(evs); i += 1000 {
 		if _, err := s.WriteEvents(ctx, evs[i:i+1000]); err != nil {
 			t.Fatal(err)

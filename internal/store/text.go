@@ -16,25 +16,27 @@ import (
 
 // The full-text index of event text (message and db.statement) is an FTS5
 // table in a database file of its own, TextPath(Path), attached to every
-// reader as the schema "text". Its own connection writes it, beside the
-// writer of the events: indexing costs as much as storing the rows, and so
-// it runs on another core. WriteEvents returns once both have committed,
-// so a search sees the text of every event written before.
+// reader as the schema "text". A row of it is the text of one block of
+// events (blocks.go), its rowid the block's first seq. Its own connection
+// writes it, beside the writer of the events, on another core.
+// WriteEvents returns once both have committed, so a search sees the text
+// of every event written before.
 //
 // The two files commit one after the other, not as one: a crash in
 // between leaves the index behind the events or ahead of them. The index
 // records the highest event seq it holds (text_state.indexed); Open indexes
-// the events after it from their stored documents, and the writer never
-// gives an event a seq at or below it, so text indexed for an event whose
-// own commit was lost never names another event. Searches look events up
-// by seq in the events table, so such text matches nothing.
+// the blocks after it from their stored documents, and the writer never
+// gives an event a seq at or below it, so text indexed for a block whose
+// own commit was lost never names another block. Searches read blocks by
+// their first seq, so such text matches nothing.
 
 // TextPath is the file of the full-text index of the store at path.
 func TextPath(path string) string { return path + "-text" }
 
 // textSchema is the schema of the text file; creating it is idempotent.
 const textSchema = `
-CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (message, statement, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+DROP TABLE IF EXISTS events_fts; -- the index of schema 7, one row per event
+CREATE VIRTUAL TABLE IF NOT EXISTS blocks_fts USING fts5 (message, statement, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS text_state (
 	one     INTEGER PRIMARY KEY CHECK (one = 1),
 	pair    BLOB    NOT NULL,
@@ -48,9 +50,9 @@ CREATE TABLE IF NOT EXISTS text_state (
 const textPairKey = "store/text-pair"
 
 const (
-	insertFTSSQL = `INSERT INTO events_fts (rowid, message, statement)
+	insertFTSSQL = `INSERT INTO blocks_fts (rowid, message, statement)
 		SELECT value ->> 0, value ->> 1, value ->> 2 FROM jsonb_each(?)`
-	deleteFTSSQL   = `DELETE FROM events_fts WHERE rowid IN (SELECT value FROM json_each(?))`
+	deleteFTSSQL   = `DELETE FROM blocks_fts WHERE rowid IN (SELECT value FROM json_each(?))`
 	textIndexedSQL = `UPDATE text_state SET indexed = max(indexed, ?)`
 )
 
@@ -90,7 +92,7 @@ func (s *Store) openText(ctx context.Context) (indexed int64, err error) {
 		pair = make([]byte, 16)
 		rand.Read(pair)
 		indexed = 0
-		for _, q := range []string{`DROP TABLE events_fts`, `DELETE FROM text_state`, textSchema} {
+		for _, q := range []string{`DROP TABLE IF EXISTS events_fts`, `DROP TABLE IF EXISTS blocks_fts`, `DELETE FROM text_state`, textSchema} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return 0, fmt.Errorf("rebuilding the text index: %w", err)
 			}
@@ -111,32 +113,35 @@ func (s *Store) openText(ctx context.Context) (indexed int64, err error) {
 	return indexed, tx.Commit()
 }
 
-// catchUpText indexes the text of the stored events after seq from, from
+// catchUpText indexes the text of the stored blocks after seq from, from
 // their documents, and returns the highest seq of the store or from,
 // whichever is higher.
 func (s *Store) catchUpText(ctx context.Context, from int64) (int64, error) {
-	const page = 5000
+	const page = 100 // blocks
 	for logged := false; ; {
-		rows, err := s.w.QueryContext(ctx, `SELECT seq, doc FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, from, page)
+		rows, err := s.w.QueryContext(ctx, `SELECT first_seq, last_seq, data FROM event_blocks WHERE first_seq > ? ORDER BY first_seq LIMIT ?`, from, page)
 		if err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)
 		}
-		var text []byte
+		var text, buf []byte
 		n := 0
 		last := from
 		for rows.Next() {
-			var doc []byte
-			if err := rows.Scan(&last, &doc); err != nil {
+			var first int64
+			var data []byte
+			if err := rows.Scan(&first, &last, &data); err != nil {
 				rows.Close()
 				return from, fmt.Errorf("indexing stored text: %w", err)
 			}
 			n++
-			ev, err := event.DecodeJSON(doc)
+			var evs []blockEvent
+			if evs, buf, err = decodeBlock(first, data, buf); err == nil {
+				text, err = blockText(text, first, evs)
+			}
 			if err != nil {
 				rows.Close()
-				return from, fmt.Errorf("indexing stored text: event %d: %w", last, err)
+				return from, fmt.Errorf("indexing stored text: %w", err)
 			}
-			text = appendText(text, last, &ev)
 		}
 		if err := rows.Close(); err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)
@@ -148,7 +153,7 @@ func (s *Store) catchUpText(ctx context.Context, from int64) (int64, error) {
 			logged = true
 			s.log.Info("indexing the text of stored events", "after_seq", from, "path", TextPath(s.cfg.Path))
 		}
-		if err := s.writeText(ctx, textBatch{texts: [][]byte{text}, upTo: last}); err != nil {
+		if err := s.writeText(ctx, textBatch{texts: [][]byte{closeText(text)}, upTo: last}); err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)
 		}
 		from = last
@@ -168,14 +173,13 @@ type textBatch struct {
 	upTo   int64
 }
 
-// textWork is text to index: a JSON array built by appendText, or the
-// events of a chunk, the first with seq base, of which those with their
-// bit set in isNew are new.
+// ftsBytes bounds the text one full-text statement indexes.
+const ftsBytes = 4 << 20
+
+// textWork is text to index: a JSON array built by appendText and closed
+// by closeText.
 type textWork struct {
-	text  []byte
-	evs   []event.Event
-	base  int64
-	isNew uint64
+	text []byte
 }
 
 // writeText runs one textBatch.
@@ -224,41 +228,34 @@ func (s *Store) indexText(ctx context.Context, work <-chan textWork, commit <-ch
 		}
 		return nil
 	}
+	if del != nil {
+		// Before the inserts: a block rewritten by Prune deletes and
+		// inserts the same rowid.
+		if _, err := tx.ExecContext(ctx, deleteFTSSQL, string(del)); err != nil {
+			return fmt.Errorf("deleting indexed text: %w", err)
+		}
+	}
 	// The text goes to FTS5 in as few statements as memory allows: FTS5
 	// writes one new segment per statement, and many small segments cost
 	// merges.
 	text := make([]byte, 0, 64<<10)
-	texts := 0
 	for w := range work {
-		if w.text != nil {
-			if err := exec(w.text); err != nil {
-				return err
-			}
-			continue
-		}
-		for i := range w.evs {
-			if w.isNew&(1<<i) == 0 {
-				continue
-			}
-			n := len(text)
-			if text = appendText(text, w.base+int64(i), &w.evs[i]); len(text) != n {
-				texts++
-			}
-		}
-		if texts >= ftsChunk {
+		if len(text)+len(w.text) > ftsBytes && len(text) > 0 {
 			if err := exec(text); err != nil {
 				return err
 			}
-			text, texts = text[:0], 0
+			text = text[:0]
+		}
+		if len(w.text) > 2 {
+			if len(text) == 0 {
+				text = append(text, '[')
+			}
+			text = append(text, w.text[1:len(w.text)-1]...) // the rows, without the brackets
+			text = append(text, ',')
 		}
 	}
 	if err := exec(text); err != nil {
 		return err
-	}
-	if del != nil {
-		if _, err := tx.ExecContext(ctx, deleteFTSSQL, string(del)); err != nil {
-			return fmt.Errorf("deleting indexed text: %w", err)
-		}
 	}
 	if !<-commit {
 		return errTextAborted
@@ -289,11 +286,10 @@ func (s *Store) repairText(ctx context.Context) error {
 	return nil
 }
 
-// appendText appends the [seq, message, statement] of an event with text to
-// a JSON array that is being built (text ends with '[' or ','), and
-// returns text unchanged for an event without.
-func appendText(text []byte, seq int64, e *event.Event) []byte {
-	msg, stmt := e.Fields.Str(event.FieldMessage), e.Fields.Str(FieldStatement)
+// appendText appends the [rowid, message, statement] of a block to a JSON
+// array that is being built (text ends with '[' or ','), and returns text
+// unchanged for a block without text.
+func appendText(text []byte, rowid int64, msg, stmt string) []byte {
 	if msg == "" && stmt == "" {
 		return text
 	}
@@ -301,11 +297,11 @@ func appendText(text []byte, seq int64, e *event.Event) []byte {
 		text = append(text, '[')
 	}
 	text = append(text, '[')
-	text = strconv.AppendInt(text, seq, 10)
+	text = strconv.AppendInt(text, rowid, 10)
 	text = append(text, ',')
-	text = event.AppendString(text, foldText(msg))
+	text = event.AppendString(text, msg)
 	text = append(text, ',')
-	text = event.AppendString(text, foldText(stmt))
+	text = event.AppendString(text, stmt)
 	return append(text, "],"...)
 }
 

@@ -1,0 +1,587 @@
+package store
+
+import (
+	"container/heap"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/klauspost/compress/s2"
+)
+
+// Events are stored in blocks (migration 8): up to blockSize events, close
+// in time, whose documents (each event as event.AppendJSON writes it) are
+// compressed together in one row of event_blocks, with the range of their
+// times. Beside the blocks, event_ids maps every stored event's ID to its
+// seq: it makes writes idempotent and finds an event by ID. The full-text
+// index (text.go) indexes a block's messages and statements as one
+// document, whose rowid is the block's first seq.
+//
+// A block costs SQLite one row, one index entry and one full-text document
+// for many events, where a row per event cost a row, three index entries and
+// a full-text document each: writing is about three times cheaper, which is
+// what lets one machine take 100,000 events a second. The price is paid by
+// searches, which read whole blocks and test each event with the compiled
+// query (internal/query/match): block times and the full-text index choose
+// the blocks to read, the matcher decides.
+//
+// Seqs are given in order of writing: a block holds seqs first_seq to
+// last_seq, not all of them (a duplicate keeps none). Within a batch,
+// events are put in time order before they are cut into blocks, so that a
+// block spans little time and a newest-first search reads few blocks ahead
+// of what it returns.
+
+// blockSize is the most events one block holds: large enough that the
+// per-row costs vanish and the documents compress well, small enough that
+// finding one event decodes little.
+const blockSize = 128
+
+// blockFormat is the first byte of a block's data: the layout below,
+// compressed with S2 (its block format).
+//
+//	uvarint count
+//	count × (id [16]byte, uvarint seq - previous seq, varint time - previous time, uvarint len(doc))
+//	the documents, one after the other
+//
+// The first event's previous seq is the block's first_seq, its previous
+// time 0.
+const blockFormat = 1
+
+// maxBlockData bounds the decoded size of one block, against a corrupt
+// length: blockSize documents of MaxEventBytes each would be far less.
+const maxBlockData = 256 << 20
+
+// blockEvent is one event of a block: its place, ID and document.
+type blockEvent struct {
+	seq, time int64
+	id        event.ID
+	doc       []byte
+}
+
+// appendBlockData appends the stored form of evs to dst.
+func appendBlockData(dst []byte, first int64, evs []blockEvent, scratch []byte) (data, scratchOut []byte) {
+	raw := binary.AppendUvarint(scratch[:0], uint64(len(evs)))
+	prevSeq, prevTime := first, int64(0)
+	for i := range evs {
+		e := &evs[i]
+		raw = append(raw, e.id[:]...)
+		raw = binary.AppendUvarint(raw, uint64(e.seq-prevSeq))
+		raw = binary.AppendVarint(raw, e.time-prevTime)
+		raw = binary.AppendUvarint(raw, uint64(len(e.doc)))
+		prevSeq, prevTime = e.seq, e.time
+	}
+	for i := range evs {
+		raw = append(raw, evs[i].doc...)
+	}
+	dst = append(dst, blockFormat)
+	n := len(dst)
+	dst = slices.Grow(dst, s2.MaxEncodedLen(len(raw)))
+	enc := s2.Encode(dst[n:cap(dst)], raw)
+	return dst[:n+len(enc)], raw
+}
+
+// errBlock is the error of a block that does not decode.
+var errBlock = errors.New("corrupt event block")
+
+// decodeBlock decodes the data of the block whose first seq is first. The
+// documents alias buf, which it returns for reuse.
+func decodeBlock(first int64, data, buf []byte) ([]blockEvent, []byte, error) {
+	if len(data) == 0 || data[0] != blockFormat {
+		return nil, buf, fmt.Errorf("%w %d: unknown format", errBlock, first)
+	}
+	n, err := s2.DecodedLen(data[1:])
+	if err != nil || n > maxBlockData {
+		return nil, buf, fmt.Errorf("%w %d: %v", errBlock, first, err)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	raw, err := s2.Decode(buf[:cap(buf)], data[1:])
+	if err != nil {
+		return nil, buf, fmt.Errorf("%w %d: %v", errBlock, first, err)
+	}
+	count, k := binary.Uvarint(raw)
+	if k <= 0 || count > uint64(len(raw))/19 { // an event takes at least 19 bytes of header
+		return nil, buf, fmt.Errorf("%w %d: bad count", errBlock, first)
+	}
+	raw = raw[k:]
+	evs := make([]blockEvent, count)
+	lens := make([]uint64, count)
+	prevSeq, prevTime := first, int64(0)
+	for i := range evs {
+		e := &evs[i]
+		if len(raw) < 16 {
+			return nil, buf, fmt.Errorf("%w %d: short header", errBlock, first)
+		}
+		copy(e.id[:], raw)
+		raw = raw[16:]
+		ds, a := binary.Uvarint(raw)
+		if a <= 0 {
+			return nil, buf, fmt.Errorf("%w %d: bad seq", errBlock, first)
+		}
+		dt, b := binary.Varint(raw[a:])
+		if b <= 0 {
+			return nil, buf, fmt.Errorf("%w %d: bad time", errBlock, first)
+		}
+		l, c := binary.Uvarint(raw[a+b:])
+		if c <= 0 {
+			return nil, buf, fmt.Errorf("%w %d: bad length", errBlock, first)
+		}
+		raw = raw[a+b+c:]
+		e.seq, e.time = prevSeq+int64(ds), prevTime+dt
+		prevSeq, prevTime = e.seq, e.time
+		lens[i] = l
+	}
+	for i, l := range lens {
+		if l > uint64(len(raw)) {
+			return nil, buf, fmt.Errorf("%w %d: documents overrun", errBlock, first)
+		}
+		evs[i].doc, raw = raw[:l:l], raw[l:]
+	}
+	if len(raw) != 0 {
+		return nil, buf, fmt.Errorf("%w %d: documents do not fill the block", errBlock, first)
+	}
+	return evs, buf, nil
+}
+
+// blockRef is a block's row without its data.
+type blockRef struct {
+	first, last      int64
+	minTime, maxTime int64
+}
+
+// Reading block data, by first seq.
+const blockDataSQL = `SELECT data FROM event_blocks WHERE first_seq = ?`
+
+// readBlock returns the events of a block.
+func readBlock(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, first int64, buf []byte) ([]blockEvent, []byte, error) {
+	var data []byte
+	if err := q.QueryRowContext(ctx, blockDataSQL, first).Scan(&data); err != nil {
+		return nil, buf, fmt.Errorf("reading event block %d: %w", first, err)
+	}
+	return decodeBlock(first, data, buf)
+}
+
+// newestScan reads the events of the blocks within a time range newest
+// first, by (time, seq) descending, as a merge of the blocks: an event is
+// given once no block yet to be read can hold a newer one.
+type newestScan struct {
+	// lo and hi bound event times, [lo, hi); below, when set, only events
+	// before (time, seq) are read.
+	lo, hi     int64
+	below      bool
+	bTime      int64
+	bSeq       int64
+	candidates func(first int64) bool // nil: every block
+	// needles are what the document of every event wanted holds
+	// (needles.go); an event without them is not read.
+	needles [][]byte
+	scratch []byte
+}
+
+// wants reports whether the scan reads the event: within its time range,
+// before its cursor, and holding its needles.
+func (sc *newestScan) wants(e *blockEvent) bool {
+	if e.time < sc.lo || e.time >= sc.hi {
+		return false
+	}
+	if sc.below && (e.time > sc.bTime || e.time == sc.bTime && e.seq >= sc.bSeq) {
+		return false
+	}
+	var ok bool
+	ok, sc.scratch = holdsNeedles(e.doc, sc.needles, sc.scratch)
+	return ok
+}
+
+// eventHeap orders events newest first.
+type eventHeap []blockEvent
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	return h[i].time > h[j].time || h[i].time == h[j].time && h[i].seq > h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(blockEvent)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// run calls fn with each event, newest first, until fn returns false or
+// an error, or the events run out. The document fn is given is valid only
+// during the call.
+func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) (more bool, err error)) error {
+	cond, args := `max_time >= ? AND min_time < ?`, []any{sc.lo, sc.hi}
+	if sc.below {
+		cond += ` AND min_time <= ?`
+		args = append(args, sc.bTime)
+	}
+	// Without full text to choose blocks, every block in range is read:
+	// its data comes with it.
+	inline := sc.candidates == nil
+	cols := `first_seq, last_seq, min_time, max_time`
+	if inline {
+		cols += `, data`
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks
+		WHERE `+cond+` ORDER BY max_time DESC, first_seq DESC`, args...)
+	if err != nil {
+		return fmt.Errorf("reading events: %w", err)
+	}
+	defer rows.Close()
+	var h eventHeap
+	// Blocks are decoded into buffers of their own: the heap keeps
+	// documents of several blocks.
+	emit := func(newerThan int64, all bool) (bool, error) {
+		for len(h) > 0 && (all || h[0].time > newerThan) {
+			e := heap.Pop(&h).(blockEvent)
+			more, err := fn(&e)
+			if err != nil || !more {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	var b blockRef
+	var data sql.RawBytes
+	dest := []any{&b.first, &b.last, &b.minTime, &b.maxTime}
+	if inline {
+		dest = append(dest, &data)
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("reading events: %w", err)
+		}
+		if more, err := emit(b.maxTime, false); err != nil || !more {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var evs []blockEvent
+		var err error
+		switch {
+		case inline:
+			evs, _, err = decodeBlock(b.first, data, nil)
+		case sc.candidates(b.first):
+			evs, _, err = readBlock(ctx, s.r, b.first, nil)
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			if sc.wants(&evs[i]) {
+				heap.Push(&h, evs[i])
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading events: %w", err)
+	}
+	_, err = emit(0, true)
+	return err
+}
+
+const (
+	insertIDsSQL   = `INSERT OR IGNORE INTO event_ids (id, seq) VALUES `
+	insertIDRow    = "(?,?)"
+	findIDSQL      = `SELECT seq FROM event_ids WHERE id = ?`
+	insertBlockSQL = `INSERT INTO event_blocks (first_seq, last_seq, count, min_time, max_time, max_received, data) VALUES (?,?,?,?,?,?,?)`
+)
+
+// writeBlocks stores the events of batch in order (a permutation of the
+// batch by time), the event order[k] with seq base+k, and sends the text of
+// each block to texts, unless nil. It returns how many were new.
+func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event, docs []string, order []int32, base int64,
+	texts chan<- textWork) (inserted int, err error) {
+	isNew := make([]bool, len(order))
+	args := make([]any, 0, 2*insertChunk)
+	for c := 0; c < len(order); c += insertChunk {
+		n := min(insertChunk, len(order)-c)
+		args = args[:0]
+		for k := c; k < c+n; k++ {
+			args = append(args, batch[order[k]].ID[:], base+int64(k))
+		}
+		var res sql.Result
+		if n == insertChunk {
+			res, err = tx.StmtContext(ctx, s.insIDs).ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, rowsSQL(insertIDsSQL, insertIDRow, "", n), args...)
+		}
+		if err != nil {
+			return 0, err
+		}
+		m, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		if m == int64(n) { // all new: the common case
+			for k := c; k < c+n; k++ {
+				isNew[k] = true
+			}
+			inserted += n
+			continue
+		}
+		// Some were stored before, or twice in this batch: the new ones hold
+		// their seqs.
+		find := tx.StmtContext(ctx, s.findID)
+		for k := c; k < c+n; k++ {
+			var seq int64
+			if err := find.QueryRowContext(ctx, batch[order[k]].ID[:]).Scan(&seq); err != nil {
+				return 0, err
+			}
+			if seq == base+int64(k) {
+				isNew[k] = true
+				inserted++
+			}
+		}
+	}
+	evs := make([]blockEvent, 0, blockSize)
+	var data, scratch, text []byte
+	ins := tx.StmtContext(ctx, s.insBlock)
+	for k := 0; k < len(order); {
+		evs = evs[:0]
+		var maxRecv int64
+		for ; k < len(order) && len(evs) < blockSize; k++ {
+			if !isNew[k] {
+				continue
+			}
+			e := &batch[order[k]]
+			evs = append(evs, blockEvent{seq: base + int64(k), time: nanos(e.Time), id: e.ID, doc: []byte(docs[order[k]])})
+			maxRecv = max(maxRecv, nanos(e.Received))
+		}
+		if len(evs) == 0 {
+			break
+		}
+		first, last := evs[0].seq, evs[len(evs)-1].seq
+		minT, maxT := evs[0].time, evs[0].time
+		for _, e := range evs[1:] {
+			minT, maxT = min(minT, e.time), max(maxT, e.time)
+		}
+		data, scratch = appendBlockData(data[:0], first, evs, scratch)
+		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, data); err != nil {
+			return 0, err
+		}
+		if texts == nil {
+			continue
+		}
+		if text = appendBlockText(text[:0], first, batch, order, isNew, k, len(evs)); len(text) > 0 {
+			texts <- textWork{text: closeText(slices.Clone(text))}
+		}
+	}
+	return inserted, nil
+}
+
+// appendBlockText appends the full-text row of the block that ends before
+// order[end] and holds n new events.
+func appendBlockText(text []byte, first int64, batch []event.Event, order []int32, isNew []bool, end, n int) []byte {
+	var msgs, stmts []byte
+	for k := end - 1; n > 0 && k >= 0; k-- {
+		if !isNew[k] {
+			continue
+		}
+		n--
+		e := &batch[order[k]]
+		msgs = appendLine(msgs, e.Fields.Str(event.FieldMessage))
+		stmts = appendLine(stmts, e.Fields.Str(FieldStatement))
+	}
+	return appendText(text, first, string(msgs), string(stmts))
+}
+
+// appendLine appends s and a line feed to b, s folded for the full-text
+// index; nothing for an empty s. The order of the lines does not matter.
+func appendLine(b []byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return append(append(b, foldText(s)...), '\n')
+}
+
+// blockText is the full-text row of decoded events, as appendBlockText
+// makes it.
+func blockText(text []byte, first int64, evs []blockEvent) ([]byte, error) {
+	var msgs, stmts []byte
+	for i := range evs {
+		ev, err := event.DecodeJSON(evs[i].doc)
+		if err != nil {
+			return text, fmt.Errorf("event %d: %w", evs[i].seq, err)
+		}
+		msgs = appendLine(msgs, ev.Fields.Str(event.FieldMessage))
+		stmts = appendLine(stmts, ev.Fields.Str(FieldStatement))
+	}
+	return appendText(text, first, string(msgs), string(stmts)), nil
+}
+
+// timeOrder returns the permutation of batch by event time, stable.
+func timeOrder(batch []event.Event) []int32 {
+	order := make([]int32, len(batch))
+	sorted := true
+	for i := range order {
+		order[i] = int32(i)
+		if i > 0 && batch[i].Time.Before(batch[i-1].Time) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(order, func(a, b int32) int { return batch[a].Time.Compare(batch[b].Time) })
+	}
+	return order
+}
+
+// eventsBySeq returns the stored events of seqs (sorted), in that order;
+// seqs no block holds are left out.
+func (s *Store) eventsBySeq(ctx context.Context, seqs []int64) ([]blockEvent, error) {
+	var out []blockEvent
+	for i := 0; i < len(seqs); {
+		var first, last int64
+		err := s.r.QueryRowContext(ctx, `SELECT first_seq, last_seq FROM event_blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1`,
+			seqs[i]).Scan(&first, &last)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && last < seqs[i] {
+			i++
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		evs, _, err := readBlock(ctx, s.r, first, nil)
+		if err != nil {
+			return nil, err
+		}
+		for ; i < len(seqs) && seqs[i] <= last; i++ {
+			if j, ok := slices.BinarySearchFunc(evs, seqs[i], func(e blockEvent, seq int64) int { return cmpInt(e.seq, seq) }); ok {
+				out = append(out, evs[j])
+			}
+		}
+	}
+	return out, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// topSeq returns the highest seq the events file has given: of its blocks,
+// or of the events of schema 7 not yet moved into blocks.
+func (s *Store) topSeq(ctx context.Context) (int64, error) {
+	var top int64
+	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM event_blocks`).Scan(&top); err != nil {
+		return 0, fmt.Errorf("reading the last event: %w", err)
+	}
+	old, err := s.hasRows(ctx)
+	if err != nil || !old {
+		return top, err
+	}
+	var v7 int64
+	if err := s.w.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events_v7`).Scan(&v7); err != nil {
+		return 0, fmt.Errorf("reading the last event: %w", err)
+	}
+	return max(top, v7), nil
+}
+
+// hasRows reports whether the events table of schema 7 is still there.
+func (s *Store) hasRows(ctx context.Context) (bool, error) {
+	var n int
+	err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events_v7'`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("reading the schema: %w", err)
+	}
+	return n > 0, nil
+}
+
+// convertPage is how many events of schema 7 one transaction moves.
+const convertPage = 5000
+
+// convertRows moves the events of schema 7, one row each, into blocks, a
+// page per transaction (each page leaves the old table as it moves into
+// the new, so a crash loses nothing and repeats nothing), then drops the
+// old table. Their text is indexed afterwards, as that of blocks written
+// without it (catchUpText).
+func (s *Store) convertRows(ctx context.Context) error {
+	old, err := s.hasRows(ctx)
+	if err != nil || !old {
+		return err
+	}
+	var total int64
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM events_v7`).Scan(&total); err != nil {
+		return fmt.Errorf("moving events into blocks: %w", err)
+	}
+	if total > 0 {
+		s.log.Info("moving stored events into blocks (schema 8)", "events", total, "path", s.cfg.Path)
+	}
+	for moved := int64(0); ; {
+		n, err := s.convertPage(ctx)
+		if err != nil {
+			return fmt.Errorf("moving events into blocks: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		moved += int64(n)
+		if moved%(20*convertPage) == 0 {
+			s.log.Info("moving stored events into blocks", "moved", moved, "of", total)
+		}
+	}
+	if _, err := s.w.ExecContext(ctx, `DROP TABLE events_v7`); err != nil {
+		return fmt.Errorf("moving events into blocks: %w", err)
+	}
+	return nil
+}
+
+// convertPage moves the oldest page of schema 7 events and returns how
+// many it read.
+func (s *Store) convertPage(ctx context.Context) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, doc FROM events_v7 ORDER BY seq LIMIT ?`, convertPage)
+		if err != nil {
+			return err
+		}
+		var batch []event.Event
+		var docs []string
+		var last int64
+		for rows.Next() {
+			var doc string
+			if err := rows.Scan(&last, &doc); err != nil {
+				rows.Close()
+				return err
+			}
+			ev, err := event.DecodeJSON([]byte(doc))
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("event %d: %w", last, err)
+			}
+			batch, docs = append(batch, ev), append(docs, doc)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n = len(batch); n == 0 {
+			return nil
+		}
+		base := s.seq + 1
+		s.seq += int64(n)
+		if _, err := s.writeBlocks(ctx, tx, batch, docs, timeOrder(batch), base, nil); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM events_v7 WHERE seq <= ?`, last)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/google/go-cmp/cmp"
+)
+
+// randomBlock makes n block events with the given first seq, seqs with
+// gaps, times in any order and documents of any bytes.
+func randomBlock(r *rand.Rand, first int64, n int) []blockEvent {
+	evs := make([]blockEvent, n)
+	seq := first
+	for i := range evs {
+		seq += int64(r.IntN(3)) // gaps left by duplicates, or none
+		if i == 0 {
+			seq = first
+		}
+		doc := make([]byte, r.IntN(300))
+		for j := range doc {
+			doc[j] = byte(r.IntN(256))
+		}
+		evs[i] = blockEvent{seq: seq, time: r.Int64N(1<<62) - 1<<61, doc: doc}
+		evs[i].id = event.NewID(time.Unix(0, evs[i].time))
+		seq++
+	}
+	return evs
+}
+
+func TestBlockRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var data, scratch, buf []byte
+	for _, n := range []int{1, 2, 7, blockSize} {
+		first := r.Int64N(1 << 40)
+		want := randomBlock(r, first, n)
+		data, scratch = appendBlockData(data[:0], first, want, scratch)
+		got, b, err := decodeBlock(first, data, buf)
+		if err != nil {
+			t.Fatalf("%d events: %v", n, err)
+		}
+		buf = b
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(blockEvent{}), cmp.Comparer(bytes.Equal)); diff != "" {
+			t.Fatalf("%d events (-want +got):\n%s", n, diff)
+		}
+	}
+}
+
+// TestDecodeBlockCorrupt: a damaged block is an error naming it, never a
+// panic or events made up.
+func TestDecodeBlockCorrupt(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	evs := randomBlock(r, 100, 20)
+	data, _ := appendBlockData(nil, 100, evs, nil)
+	for _, bad := range [][]byte{
+		nil,
+		{},
+		{blockFormat},
+		{2, 0, 0},
+		data[:len(data)/2],
+		append(slices.Clone(data), 0),
+		append([]byte{blockFormat + 1}, data[1:]...),
+	} {
+		if _, _, err := decodeBlock(100, bad, nil); err == nil {
+			t.Errorf("decodeBlock(%d bytes): no error", len(bad))
+		}
+	}
+}
+
+func FuzzDecodeBlock(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 3, 30} {
+		data, _ := appendBlockData(nil, 7, randomBlock(r, 7, n), nil)
+		f.Add(data)
+	}
+	f.Add([]byte{blockFormat, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		evs, _, err := decodeBlock(7, data, nil)
+		if err != nil {
+			return
+		}
+		// What decodes encodes back to the same events.
+		again, _ := appendBlockData(nil, 7, evs, nil)
+		back, _, err := decodeBlock(7, again, nil)
+		if err != nil {
+			t.Fatalf("re-encoded block does not decode: %v", err)
+		}
+		if len(back) != len(evs) {
+			t.Fatalf("%d events, then %d", len(evs), len(back))
+		}
+		for i := range evs {
+			if back[i].seq != evs[i].seq || back[i].time != evs[i].time || back[i].id != evs[i].id || !bytes.Equal(back[i].doc, evs[i].doc) {
+				t.Fatalf("event %d changed: %+v then %+v", i, evs[i], back[i])
+			}
+		}
+	})
+}
+
+// TestEventsNewestFirstAcrossBlocks stores events in batches out of time
+// order, so that the time ranges of blocks overlap, and reads them back in
+// pages: every event once, newest first.
+func TestEventsNewestFirstAcrossBlocks(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	const n = 3000
+	evs := dbEvents(11, n, t0, time.Second)
+	// Every third event shares its time with the one before: ties across
+	// blocks are ordered by seq.
+	for i := 2; i < n; i += 3 {
+		evs[i].Time = evs[i-1].Time
+	}
+	shuffled := slices.Clone(evs)
+	rand.New(rand.NewPCG(7, 8)).Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for i := 0; i < n; i += 700 {
+		if _, err := s.WriteEvents(ctx, shuffled[i:min(i+700, n)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[event.ID]bool{}
+	var last time.Time
+	cursor, pages := "", 0
+	for {
+		page, err := s.Events(ctx, Query{Limit: 97, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, e := range page.Items {
+			if seen[e.ID] {
+				t.Fatalf("event %s returned twice", e.ID)
+			}
+			seen[e.ID] = true
+			if !last.IsZero() && e.Time.After(last) {
+				t.Fatalf("event at %v after one at %v: not newest first", e.Time, last)
+			}
+			last = e.Time
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if len(seen) != n || pages != (n+96)/97 {
+		t.Errorf("read %d events in %d pages, want %d in %d", len(seen), pages, n, (n+96)/97)
+	}
+	// Bounded by time: exactly the events within.
+	from, to := t0.Add(1000*time.Second), t0.Add(1500*time.Second)
+	page, err := s.Events(ctx, Query{From: from, To: to, Limit: MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, e := range evs {
+		if !e.Time.Before(from) && e.Time.Before(to) {
+			want++
+		}
+	}
+	if len(page.Items) != want {
+		t.Errorf("events in [%v, %v): %d, want %d", from, to, len(page.Items), want)
+	}
+}
+
+// TestConvertRowsFromSchema7 opens a store of schema 7, one row per event,
+// and finds its events moved into blocks, searchable, and the old table
+// gone.
+func TestConvertRowsFromSchema7(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	cfg := Config{Path: path}.withDefaults()
+	db, err := openDB(cfg, modeWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate(ctx, db, 7, t0); err != nil {
+		t.Fatal(err)
+	}
+	evs := dbEvents(12, 2*convertPage+10, t0, time.Second)
+	evs[5].Fields.Set("message", event.String("the needle in schema seven"))
+	for i := range evs {
+		e := &evs[i]
+		doc := string(e.AppendJSON(nil))
+		if _, err := db.ExecContext(ctx, `INSERT INTO events (seq, id, time, received, product, category, service, host, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, i+1, e.ID[:], nanos(e.Time), nanos(e.Received),
+			e.Source.Product, e.Source.Category, e.Source.Service, hostOf(e), doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, Config{Path: path})
+	st, err := s.Stats(ctx)
+	if err != nil || st.Events != int64(len(evs)) {
+		t.Fatalf("after conversion: %d events, %v; want %d", st.Events, err, len(evs))
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events_v7'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the table of schema 7 is still there (%d, %v)", n, err)
+	}
+	page, err := s.Events(ctx, Query{Q: "needle"})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != evs[5].ID {
+		t.Errorf(`Events("needle") = %d events, %v; want event 5`, len(page.Items), err)
+	}
+	// Writing them again adds nothing: their IDs moved with them.
+	if got, err := s.WriteEvents(ctx, evs[:100]); err != nil || got != 0 {
+		t.Errorf("writing converted events again = %d new, %v; want 0", got, err)
+	}
+	// New events take seqs after the converted ones.
+	var top int64
+	if err := s.r.QueryRowContext(ctx, `SELECT max(last_seq) FROM event_blocks`).Scan(&top); err != nil {
+		t.Fatal(err)
+	}
+	if top <= int64(len(evs)) {
+		t.Errorf("highest seq %d is not after the %d events of schema 7", top, len(evs))
+	}
+}
+
+// TestPruneKeepsProtectedInBlock: an expired block with an event of an open
+// incident keeps that event alone, findable by its alert and by its text.
+func TestPruneKeepsProtectedInBlock(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	day := 24 * time.Hour
+	evs := dbEvents(13, 300, t0.Add(-400*day), time.Second)
+	evs[150].Fields.Set("message", event.String("the evidence line"))
+	if _, err := s.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	a := mkAlert("r", event.LevelHigh, evs[150])
+	if _, err := s.WriteAlerts(ctx, []event.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	inc := event.Incident{ID: event.NewID(t0), Title: "open", Severity: event.LevelHigh, Status: event.StatusNew}
+	if err := s.UpsertIncident(ctx, inc, []event.ID{a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Prune(ctx, t0)
+	if err != nil || st.Expired != 299 {
+		t.Fatalf("Prune = %+v, %v; want 299 expired", st, err)
+	}
+	got, err := s.AlertEvents(ctx, a.ID)
+	if err != nil || len(got) != 1 || got[0].ID != evs[150].ID {
+		t.Errorf("AlertEvents = %d events, %v; want the protected one", len(got), err)
+	}
+	for q, want := range map[string]int{"evidence": 1, "": 1, "authentication": 0} {
+		if got := found(t, s, q); got != want {
+			t.Errorf("Events(%q) found %d, want %d", q, got, want)
+		}
+	}
+	// The deleted events' IDs went with them: they may be stored again.
+	if n, err := s.WriteEvents(ctx, evs[:10]); err != nil || n != 10 {
+		t.Errorf("writing pruned events again = %d new, %v; want 10", n, err)
+	}
+	var ids int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM event_ids`).Scan(&ids); err != nil || ids != 11 {
+		t.Errorf("%d IDs stored, %v; want 11", ids, err)
+	}
+}

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query"
+)
+
+// A search reads many events that its query then rejects. Decoding one
+// costs more than looking at its document, so a search first looks for
+// needles: runs of text that the document of every event the query
+// matches holds, ASCII case aside. An event without them is skipped
+// undecoded; one with them is decoded and tested, so a needle only has to
+// be necessary, never sufficient.
+//
+// That rests on how documents are written (event.AppendJSON, which ingest
+// uses for every event): a string value appears in its document as its
+// text, escaping only control characters, '"', '\\', '<', '>' and '&', and
+// never \u escapes of other ASCII characters. A needle is therefore cut
+// from the printable ASCII of a value that matching compares as text, and
+// never from a value compared as a number, a time or by words.
+
+// minNeedle is the shortest needle worth a search.
+const minNeedle = 3
+
+// needles returns what the document of every event that n matches holds,
+// ASCII lower-case; nil when nothing is known.
+func needles(n query.Node) [][]byte {
+	switch n := n.(type) {
+	case *query.Term:
+		return termNeedles(n)
+	case *query.And:
+		var out [][]byte
+		for _, c := range n.Nodes {
+			out = append(out, needles(c)...)
+		}
+		return out
+	}
+	return nil // Or, Not, ranges and exists promise nothing
+}
+
+func termNeedles(t *query.Term) [][]byte {
+	switch t.Field {
+	case "", event.KeyTime, event.KeyReceived, event.KeyID:
+		return nil // words of the full text, times, IDs: not as written
+	}
+	if _, text := textFields[t.Field]; text {
+		if _, words := ftsExpr(t); words {
+			return nil // matched by words, folded
+		}
+	}
+	if !t.Wildcard {
+		v := strings.TrimSpace(t.Value)
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return nil // 10 matches 1e1
+		}
+		switch strings.ToLower(t.Value) {
+		case "true", "false", "null":
+			return nil
+		}
+		return needleOf(t.Value)
+	}
+	var out [][]byte
+	for _, p := range query.SplitPattern(t.Value) {
+		out = append(out, needleOf(p.Literal)...)
+	}
+	return out
+}
+
+// needleOf returns the longest run of s that a document holds as it is,
+// lower-cased, if it is long enough.
+func needleOf(s string) [][]byte {
+	best, start := "", 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && verbatim(s[i]) {
+			continue
+		}
+		if i-start > len(best) {
+			best = s[start:i]
+		}
+		start = i + 1
+	}
+	if len(best) < minNeedle {
+		return nil
+	}
+	return [][]byte{lowerASCII(nil, []byte(best))}
+}
+
+// verbatim reports whether AppendJSON writes the byte as it is.
+func verbatim(c byte) bool {
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+}
+
+// lowerASCII appends s to dst with ASCII letters in lower case, eight
+// bytes at a time.
+func lowerASCII(dst, s []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(s))[:n+len(s)]
+	out := dst[n:]
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		// High bit of each byte set where the byte is 'A' to 'Z': at least
+		// 'A' and not above 'Z', among bytes below 0x80.
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		low := x &^ highs
+		ge := low + (0x80-'A')*ones
+		gt := low + (0x80-'Z'-1)*ones
+		upper := (ge &^ gt) &^ x & highs
+		binary.LittleEndian.PutUint64(out[i:], x|upper>>2)
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return dst
+}
+
+// holdsNeedles reports whether doc holds every needle, ASCII case aside;
+// scratch is a buffer for its lower-case copy, returned for reuse.
+func holdsNeedles(doc []byte, ns [][]byte, scratch []byte) (bool, []byte) {
+	if len(ns) == 0 {
+		return true, scratch
+	}
+	scratch = lowerASCII(scratch[:0], doc)
+	for _, n := range ns {
+		if !bytes.Contains(scratch, n) {
+			return false, scratch
+		}
+	}
+	return true, scratch
+}

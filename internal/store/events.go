@@ -176,8 +176,7 @@ func (s *Store) compile(ctx context.Context, q string, from, to time.Time) (sear
 	}
 	_, sr.all = node.(*query.MatchAll)
 	sr.scan.needles = needles(node)
-	tr := translator{q: q, now: now}
-	sr.scan.lo, sr.scan.hi = tr.topTimeRange(node)
+	sr.scan.lo, sr.scan.hi = sr.m.TimeBounds()
 	if !from.IsZero() {
 		sr.scan.lo = max(sr.scan.lo, from.UnixNano())
 	}

@@ -27,7 +27,15 @@ type Matcher struct {
 	root cond
 	// reads are the keys of the stored document that Match looks at.
 	reads map[string]bool
+	// lo and hi bound the event times it can match.
+	lo, hi int64
 }
+
+// TimeBounds returns the interval of event times, [lo, hi) in Unix
+// nanoseconds, outside which Match is false, as the query's top-level
+// conditions on @timestamp give it; an open side is math.MinInt64 or
+// math.MaxInt64. An event without a time counts as time 0.
+func (m *Matcher) TimeBounds() (lo, hi int64) { return m.lo, m.hi }
 
 // Reads reports whether Match looks at the field of the event that key
 // names in its stored document (its flat JSON key, such as "user.name",
@@ -97,7 +105,8 @@ func Compile(node query.Node, src string, now time.Time) (*Matcher, error) {
 		}
 		reads[f] = true
 	}
-	return &Matcher{root: root, reads: reads}, nil
+	lo, hi := c.timeBounds(node)
+	return &Matcher{root: root, reads: reads, lo: lo, hi: hi}, nil
 }
 
 type compiler struct {

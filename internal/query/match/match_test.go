@@ -2,6 +2,7 @@ package match_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -226,6 +227,27 @@ func TestReads(t *testing.T) {
 			if got := m.Reads(k); got != slices.Contains(want, k) {
 				t.Errorf("%q: Reads(%q) = %v", q, k, got)
 			}
+		}
+	}
+}
+
+// TestTimeBounds: the top-level conditions on @timestamp bound the times a
+// query can match; anything else leaves the bounds open.
+func TestTimeBounds(t *testing.T) {
+	day := t0.Truncate(24 * time.Hour)
+	open := int64(math.MinInt64)
+	for q, want := range map[string][2]int64{
+		"user.name:x": {open, math.MaxInt64},
+		"@timestamp:[" + day.Format("2006-01-02") + " TO *]":         {day.UnixNano(), math.MaxInt64},
+		"x AND @timestamp:" + day.Format("2006-01-02"):               {day.UnixNano(), day.AddDate(0, 0, 1).UnixNano()},
+		"@timestamp:>=now-1h AND @timestamp:<now":                    {now.Add(-time.Hour).UnixNano(), now.UnixNano()},
+		"NOT @timestamp:[* TO now] OR y":                             {open, math.MaxInt64},
+		"@timestamp:\"" + day.Format(time.RFC3339) + "\"":            {day.UnixNano(), day.UnixNano() + 1},
+		"(@timestamp:>now-1h OR @timestamp:<now-2h) AND user.name:x": {open, math.MaxInt64},
+	} {
+		lo, hi := compile(t, q).TimeBounds()
+		if lo != want[0] || hi != want[1] {
+			t.Errorf("%q: TimeBounds = [%d, %d), want [%d, %d)", q, lo, hi, want[0], want[1])
 		}
 	}
 }

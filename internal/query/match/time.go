@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/query"
 )
 
@@ -108,4 +109,40 @@ func (c *compiler) timeRange(n *query.Range) (lo, hi int64, err error) {
 		}
 	}
 	return lo, hi, nil
+}
+
+// timeBounds is the interval of event times, [lo, hi) in Unix nanoseconds,
+// outside which the query matches nothing: the intersection of its
+// top-level conditions on @timestamp (the query, or the parts of a
+// top-level AND). An open side is MinInt64 or MaxInt64.
+func (c *compiler) timeBounds(n query.Node) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	nodes := []query.Node{n}
+	if and, ok := n.(*query.And); ok {
+		nodes = and.Nodes
+	}
+	for _, n := range nodes {
+		var l, h int64
+		var err error
+		switch n := n.(type) {
+		case *query.Range:
+			if n.Field != event.KeyTime {
+				continue
+			}
+			l, h, err = c.timeRange(n)
+		case *query.Term:
+			if n.Field != event.KeyTime || n.Wildcard {
+				continue
+			}
+			if l, h, err = c.parseTime(n.Value, n.Field, n.Offset); h == l {
+				h++ // an instant
+			}
+		default:
+			continue
+		}
+		if err == nil {
+			lo, hi = max(lo, l), min(hi, h)
+		}
+	}
+	return lo, hi
 }

@@ -226,4 +226,3 @@ func BenchmarkStatsMillion(b *testing.B) {
 		}
 	}
 }
-

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/klauspost/compress/s2"
@@ -181,7 +182,7 @@ type newestScan struct {
 	candidates func(first int64) bool // nil: every block
 	// needles are what the document of every event wanted holds
 	// (needles.go); an event without them is not read.
-	needles [][]byte
+	needles []needle
 	scratch []byte
 }
 
@@ -404,6 +405,9 @@ func appendLine(b []byte, s string) []byte {
 	if s == "" {
 		return b
 	}
+	// As the document holds it, and searches read it back: bytes that are
+	// not UTF-8 as U+FFFD.
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	return append(append(b, foldText(s)...), '\n')
 }
 

@@ -23,19 +23,31 @@ import (
 // text, escaping only control characters, '"', '\\', '<', '>' and '&', and
 // never \u escapes of other ASCII characters. A needle is therefore cut
 // from the printable ASCII of a value that matching compares as text, and
-// never from a value compared as a number, a time or by words.
+// never from a value compared as a number or a time.
+//
+// Words of the full text are folded (case, diacritics, đ), so a word is a
+// needle only for documents all in ASCII: there a word of the text is a
+// run of ASCII letters and digits, folded by case alone, and the ASCII
+// letters and digits of a query word are in the word it matches.
 
 // minNeedle is the shortest needle worth a search.
 const minNeedle = 3
 
-// needles returns what the document of every event that n matches holds,
-// ASCII lower-case; nil when nothing is known.
-func needles(n query.Node) [][]byte {
+// needle is a run of text, ASCII lower-case, that the document of a
+// matching event holds; words only if the document is all ASCII.
+type needle struct {
+	text  []byte
+	words bool
+}
+
+// needles returns what the document of every event that n matches holds;
+// nil when nothing is known.
+func needles(n query.Node) []needle {
 	switch n := n.(type) {
 	case *query.Term:
 		return termNeedles(n)
 	case *query.And:
-		var out [][]byte
+		var out []needle
 		for _, c := range n.Nodes {
 			out = append(out, needles(c)...)
 		}
@@ -44,15 +56,16 @@ func needles(n query.Node) [][]byte {
 	return nil // Or, Not, ranges and exists promise nothing
 }
 
-func termNeedles(t *query.Term) [][]byte {
+func termNeedles(t *query.Term) []needle {
 	switch t.Field {
-	case "", event.KeyTime, event.KeyReceived, event.KeyID:
-		return nil // words of the full text, times, IDs: not as written
+	case event.KeyTime, event.KeyReceived, event.KeyID:
+		return nil // times and IDs: not as written
 	}
-	if _, text := textFields[t.Field]; text {
-		if _, words := ftsExpr(t); words {
-			return nil // matched by words, folded
-		}
+	if _, words := ftsExpr(t); words {
+		return wordNeedles(t)
+	}
+	if t.Field == "" {
+		return nil // text FTS5 cannot answer: LIKE over message or statement
 	}
 	if !t.Wildcard {
 		v := strings.TrimSpace(t.Value)
@@ -65,16 +78,41 @@ func termNeedles(t *query.Term) [][]byte {
 		}
 		return needleOf(t.Value)
 	}
-	var out [][]byte
+	var out []needle
 	for _, p := range query.SplitPattern(t.Value) {
 		out = append(out, needleOf(p.Literal)...)
 	}
 	return out
 }
 
+// wordNeedles returns the runs of ASCII letters and digits of a full-text
+// term (a word, a phrase, or a prefix), as needles for ASCII documents.
+func wordNeedles(t *query.Term) []needle {
+	value := t.Value
+	if t.Wildcard {
+		value = query.SplitPattern(value)[0].Literal // ftsExpr took it: a prefix
+	}
+	var out []needle
+	start := 0
+	for i := 0; i <= len(value); i++ {
+		if i < len(value) && isAlnumASCII(value[i]) {
+			continue
+		}
+		if i-start >= minNeedle {
+			out = append(out, needle{text: lowerASCII(nil, []byte(value[start:i])), words: true})
+		}
+		start = i + 1
+	}
+	return out
+}
+
+func isAlnumASCII(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
 // needleOf returns the longest run of s that a document holds as it is,
 // lower-cased, if it is long enough.
-func needleOf(s string) [][]byte {
+func needleOf(s string) []needle {
 	best, start := "", 0
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && verbatim(s[i]) {
@@ -88,7 +126,7 @@ func needleOf(s string) [][]byte {
 	if len(best) < minNeedle {
 		return nil
 	}
-	return [][]byte{lowerASCII(nil, []byte(best))}
+	return []needle{{text: lowerASCII(nil, []byte(best))}}
 }
 
 // verbatim reports whether AppendJSON writes the byte as it is.
@@ -99,15 +137,23 @@ func verbatim(c byte) bool {
 // lowerASCII appends s to dst with ASCII letters in lower case, eight
 // bytes at a time.
 func lowerASCII(dst, s []byte) []byte {
+	dst, _ = lowerASCIIOnly(dst, s)
+	return dst
+}
+
+// lowerASCIIOnly is lowerASCII that also reports whether s is all ASCII.
+func lowerASCIIOnly(dst, s []byte) ([]byte, bool) {
 	n := len(dst)
 	dst = slices.Grow(dst, len(s))[:n+len(s)]
 	out := dst[n:]
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	var seen uint64 // the high bits of every byte
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		x := binary.LittleEndian.Uint64(s[i:])
+		seen |= x
 		// High bit of each byte set where the byte is 'A' to 'Z': at least
 		// 'A' and not above 'Z', among bytes below 0x80.
-		const ones, highs = 0x0101010101010101, 0x8080808080808080
 		low := x &^ highs
 		ge := low + (0x80-'A')*ones
 		gt := low + (0x80-'Z'-1)*ones
@@ -116,23 +162,25 @@ func lowerASCII(dst, s []byte) []byte {
 	}
 	for ; i < len(s); i++ {
 		c := s[i]
+		seen |= uint64(c)
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		out[i] = c
 	}
-	return dst
+	return dst, seen&highs == 0
 }
 
-// holdsNeedles reports whether doc holds every needle, ASCII case aside;
-// scratch is a buffer for its lower-case copy, returned for reuse.
-func holdsNeedles(doc []byte, ns [][]byte, scratch []byte) (bool, []byte) {
+// holdsNeedles reports whether doc holds every needle, ASCII case aside
+// (the needles of words only if doc is all ASCII); scratch is a buffer for
+// its lower-case copy, returned for reuse.
+func holdsNeedles(doc []byte, ns []needle, scratch []byte) (bool, []byte) {
 	if len(ns) == 0 {
 		return true, scratch
 	}
-	scratch = lowerASCII(scratch[:0], doc)
+	scratch, ascii := lowerASCIIOnly(scratch[:0], doc)
 	for _, n := range ns {
-		if !bytes.Contains(scratch, n) {
+		if (ascii || !n.words) && !bytes.Contains(scratch, n.text) {
 			return false, scratch
 		}
 	}

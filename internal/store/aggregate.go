@@ -153,7 +153,19 @@ func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogra
 		return h, err
 	}
 	counts := make([]int64, sp.Buckets)
-	err = s.spanEvents(ctx, &sr.scan, func(e *blockEvent) error {
+	// Counting every event: a block within one bucket counts whole.
+	var whole func(b *blockRef, n int) bool
+	if sr.all {
+		whole = func(b *blockRef, n int) bool {
+			i := sp.bucket(b.minTime)
+			if i < 0 || i != sp.bucket(b.maxTime) || b.minTime < sr.scan.lo || b.maxTime >= sr.scan.hi {
+				return false
+			}
+			counts[i] += int64(n)
+			return true
+		}
+	}
+	err = s.spanEvents(ctx, &sr.scan, whole, func(e *blockEvent) error {
 		if ok, err := sr.matches(e); err != nil || !ok {
 			return err
 		}
@@ -187,34 +199,49 @@ func (sp Span) bucket(t int64) int {
 }
 
 // spanEvents calls fn with every event within the scan's time range in
-// its candidate blocks, in no order.
-func (s *Store) spanEvents(ctx context.Context, sc *newestScan, fn func(e *blockEvent) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT first_seq FROM event_blocks WHERE max_time >= ? AND min_time < ?`, sc.lo, sc.hi)
+// its candidate blocks, in no order. whole, when not nil, is asked first
+// about each block (its row: time range and count), and may take the block
+// whole, which is then not read.
+func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRef, count int) bool,
+	fn func(e *blockEvent) error) error {
+	inline := sc.candidates == nil
+	cols := `first_seq, min_time, max_time, count`
+	if inline {
+		cols += `, data`
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks WHERE max_time >= ? AND min_time < ?`, sc.lo, sc.hi)
 	if err != nil {
 		return err
 	}
-	var firsts []int64
-	for rows.Next() {
-		var first int64
-		if err := rows.Scan(&first); err != nil {
-			rows.Close()
-			return err
-		}
-		if sc.candidates == nil || sc.candidates(first) {
-			firsts = append(firsts, first)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	defer rows.Close()
+	var b blockRef
+	var count int
+	var data sql.RawBytes
+	dest := []any{&b.first, &b.minTime, &b.maxTime, &count}
+	if inline {
+		dest = append(dest, &data)
 	}
 	var buf []byte
-	for _, first := range firsts {
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if whole != nil && whole(&b, count) {
+			continue
+		}
 		var evs []blockEvent
-		if evs, buf, err = readBlock(ctx, s.r, first, buf); err != nil {
+		switch {
+		case inline:
+			evs, buf, err = decodeBlock(b.first, data, buf)
+		case sc.candidates(b.first):
+			evs, buf, err = readBlock(ctx, s.r, b.first, buf)
+		default:
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		for i := range evs {
@@ -226,7 +253,7 @@ func (s *Store) spanEvents(ctx context.Context, sc *newestScan, fn func(e *block
 			}
 		}
 	}
-	return nil
+	return rows.Err()
 }
 
 // sourceKey names a log source as the console shows it:
@@ -249,7 +276,7 @@ func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
 	defer cancel()
 	byKey := map[string][]int64{}
 	sc := newestScan{lo: sp.From.UnixNano(), hi: sp.To.UnixNano()}
-	err := s.spanEvents(ctx, &sc, func(e *blockEvent) error {
+	err := s.spanEvents(ctx, &sc, nil, func(e *blockEvent) error {
 		b := sp.bucket(e.time)
 		if b < 0 {
 			return nil

@@ -226,3 +226,40 @@ func BenchmarkStatsMillion(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAggregates measures what the console's dashboards ask for over
+// a million stored events (30 days): histograms of a query and rates by
+// source over a day and over the whole month, and value suggestions.
+func BenchmarkAggregates(b *testing.B) {
+	s := bigStore(b)
+	ctx := context.Background()
+	day := t0.AddDate(0, 0, 15)
+	for _, tc := range []struct {
+		name string
+		days int
+		fn   func(sp Span) error
+	}{
+		{"histogram all/day", 1, func(sp Span) error { _, err := s.EventHistogram(ctx, "", sp); return err }},
+		{"histogram all/month", 30, func(sp Span) error { _, err := s.EventHistogram(ctx, "", sp); return err }},
+		{"histogram failed/day", 1, func(sp Span) error { _, err := s.EventHistogram(ctx, "failed", sp); return err }},
+		{"histogram host/month", 30, func(sp Span) error { _, err := s.EventHistogram(ctx, "host.name:db07", sp); return err }},
+		{"rate/day", 1, func(sp Span) error { _, err := s.EventRate(ctx, sp); return err }},
+		{"values user.name", 1, func(Span) error { _, err := s.FieldValues(ctx, "user.name", 1000, 10); return err }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			from := day
+			if tc.days == 30 {
+				from = t0
+			}
+			sp, err := s.NewSpan(from, from.AddDate(0, 0, tc.days), 60)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := tc.fn(sp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -205,7 +205,7 @@ func (sp Span) bucket(t int64) int {
 func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRef, count int) bool,
 	fn func(e *blockEvent) error) error {
 	inline := sc.candidates == nil
-	cols := `first_seq, min_time, max_time, count`
+	cols := `first_seq, min_time, max_time, count, hosts`
 	if inline {
 		cols += `, data`
 	}
@@ -216,8 +216,8 @@ func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *bl
 	defer rows.Close()
 	var b blockRef
 	var count int
-	var data sql.RawBytes
-	dest := []any{&b.first, &b.minTime, &b.maxTime, &count}
+	var data, hosts sql.RawBytes
+	dest := []any{&b.first, &b.minTime, &b.maxTime, &count, &hosts}
 	if inline {
 		dest = append(dest, &data)
 	}
@@ -228,6 +228,9 @@ func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *bl
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !sc.holdsHosts(hosts) {
+			continue
 		}
 		if whole != nil && whole(&b, count) {
 			continue

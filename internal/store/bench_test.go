@@ -263,3 +263,36 @@ func BenchmarkAggregates(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHostSearchLive measures searches for a host over events as a
+// busy city sends them: 500,000 events of twenty hosts in 17 minutes (500
+// a second), in batches of 2,000, so that blocks group the events of a
+// host (blockOrder).
+func BenchmarkHostSearchLive(b *testing.B) {
+	s := openTest(b, Config{})
+	ctx := context.Background()
+	const n, batch = 500_000, 2000
+	for i := 0; i < n; i += batch {
+		if _, err := s.WriteEvents(ctx, dbEvents(uint64(i), batch, t0.Add(time.Duration(i)*2*time.Millisecond), 2*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sp, err := s.NewSpan(t0, t0.Add(time.Duration(n)*2*time.Millisecond), 60)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("first page", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Events(ctx, Query{Q: "host.name:db07 AND event.outcome:failure"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("histogram", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.EventHistogram(ctx, "host.name:db07", sp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/klauspost/compress/s2"
@@ -32,9 +34,10 @@ import (
 //
 // Seqs are given in order of writing: a block holds seqs first_seq to
 // last_seq, not all of them (a duplicate keeps none). Within a batch,
-// events are put in time order before they are cut into blocks, so that a
-// block spans little time and a newest-first search reads few blocks ahead
-// of what it returns.
+// events are ordered by minute, host and time before they are cut into
+// blocks (blockOrder), so that a block holds few hosts (named in its row:
+// a search for a host reads only the blocks that hold it) over a short
+// time (a newest-first search reads few blocks ahead of what it returns).
 
 // blockSize is the most events one block holds: large enough that the
 // per-row costs vanish and the documents compress well, small enough that
@@ -183,7 +186,23 @@ type newestScan struct {
 	// needles are what the document of every event wanted holds
 	// (needles.go); an event without them is not read.
 	needles []needle
+	// hosts are sets of hosts (ASCII lower-case), one of each of which a
+	// block must hold to be read.
+	hosts   [][]string
 	scratch []byte
+	// read counts the blocks the scan decoded.
+	read int
+}
+
+// holdsHosts reports whether a block whose host summary is hosts may hold
+// events the scan wants.
+func (sc *newestScan) holdsHosts(hosts []byte) bool {
+	for _, any := range sc.hosts {
+		if !holdsHost(hosts, any) {
+			return false
+		}
+	}
+	return true
 }
 
 // wants reports whether the scan reads the event: within its time range,
@@ -228,7 +247,7 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 	// Without full text to choose blocks, every block in range is read:
 	// its data comes with it.
 	inline := sc.candidates == nil
-	cols := `first_seq, last_seq, min_time, max_time`
+	cols := `first_seq, last_seq, min_time, max_time, hosts`
 	if inline {
 		cols += `, data`
 	}
@@ -252,8 +271,8 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 		return true, nil
 	}
 	var b blockRef
-	var data sql.RawBytes
-	dest := []any{&b.first, &b.last, &b.minTime, &b.maxTime}
+	var data, hosts sql.RawBytes
+	dest := []any{&b.first, &b.last, &b.minTime, &b.maxTime, &hosts}
 	if inline {
 		dest = append(dest, &data)
 	}
@@ -266,6 +285,9 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !sc.holdsHosts(hosts) {
+			continue
 		}
 		var evs []blockEvent
 		var err error
@@ -280,6 +302,7 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 		if err != nil {
 			return err
 		}
+		sc.read++
 		for i := range evs {
 			if sc.wants(&evs[i]) {
 				heap.Push(&h, evs[i])
@@ -297,7 +320,7 @@ const (
 	insertIDsSQL   = `INSERT OR IGNORE INTO event_ids (id, seq) VALUES `
 	insertIDRow    = "(?,?)"
 	findIDSQL      = `SELECT seq FROM event_ids WHERE id = ?`
-	insertBlockSQL = `INSERT INTO event_blocks (first_seq, last_seq, count, min_time, max_time, max_received, data) VALUES (?,?,?,?,?,?,?)`
+	insertBlockSQL = `INSERT INTO event_blocks (first_seq, last_seq, count, min_time, max_time, max_received, hosts, data) VALUES (?,?,?,?,?,?,?,?)`
 )
 
 // writeBlocks stores the events of batch in order (a permutation of the
@@ -349,9 +372,11 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 	}
 	evs := make([]blockEvent, 0, blockSize)
 	var data, scratch, text []byte
+	var hosts blockHosts
 	ins := tx.StmtContext(ctx, s.insBlock)
 	for k := 0; k < len(order); {
 		evs = evs[:0]
+		hosts.reset()
 		var maxRecv int64
 		for ; k < len(order) && len(evs) < blockSize; k++ {
 			if !isNew[k] {
@@ -360,6 +385,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			e := &batch[order[k]]
 			evs = append(evs, blockEvent{seq: base + int64(k), time: nanos(e.Time), id: e.ID, doc: []byte(docs[order[k]])})
 			maxRecv = max(maxRecv, nanos(e.Received))
+			hosts.add(hostOf(e))
 		}
 		if len(evs) == 0 {
 			break
@@ -370,7 +396,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			minT, maxT = min(minT, e.time), max(maxT, e.time)
 		}
 		data, scratch = appendBlockData(data[:0], first, evs, scratch)
-		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, data); err != nil {
+		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, hosts.summary(), data); err != nil {
 			return 0, err
 		}
 		if texts == nil {
@@ -426,20 +452,112 @@ func blockText(text []byte, first int64, evs []blockEvent) ([]byte, error) {
 	return appendText(text, first, string(msgs), string(stmts)), nil
 }
 
-// timeOrder returns the permutation of batch by event time, stable.
-func timeOrder(batch []event.Event) []int32 {
+// hostWindow is the span of event time within which a batch's events are
+// grouped by host.
+const hostWindow = int64(time.Minute)
+
+// blockOrder returns the permutation of batch in which it is cut into
+// blocks: by minute of event time, then host, then time (stable). A batch
+// of live events (a few seconds) is then grouped by host, so that a block
+// holds few hosts and a search for a host reads few blocks; a batch that
+// spans hours (a backlog) stays in time order, so that a block spans little
+// time and a newest-first search reads few blocks ahead of what it returns.
+func blockOrder(batch []event.Event) []int32 {
+	type key struct {
+		window, time int64
+		host         string
+	}
 	order := make([]int32, len(batch))
-	sorted := true
+	keys := make([]key, len(batch))
 	for i := range order {
 		order[i] = int32(i)
-		if i > 0 && batch[i].Time.Before(batch[i-1].Time) {
-			sorted = false
+		t := nanos(batch[i].Time)
+		keys[i] = key{window: floorDiv(t, hostWindow), time: t, host: hostOf(&batch[i])}
+	}
+	slices.SortStableFunc(order, func(a, b int32) int {
+		ka, kb := &keys[a], &keys[b]
+		if c := cmpInt(ka.window, kb.window); c != 0 {
+			return c
+		}
+		if c := strings.Compare(ka.host, kb.host); c != 0 {
+			return c
+		}
+		return cmpInt(ka.time, kb.time)
+	})
+	return order
+}
+
+// floorDiv is a/b rounded down.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// maxBlockHosts is the most hosts a block's summary names; a block of more
+// is read by every search for a host.
+const maxBlockHosts = 16
+
+// blockHosts gathers the hosts of a block's events as searches compare
+// them (the host column of the query language: ASCII case aside, see
+// match): its summary is each host, ASCII lower-case, followed by a NUL;
+// nil, meaning any host, when there are too many or one holds a NUL.
+type blockHosts struct {
+	seen    []string
+	unknown bool
+}
+
+func (h *blockHosts) reset() { h.seen, h.unknown = h.seen[:0], false }
+
+func (h *blockHosts) add(host string) {
+	if h.unknown {
+		return
+	}
+	// As the document holds it, and searches read it back.
+	host = string(lowerASCII(nil, []byte(strings.ToValidUTF8(host, "\uFFFD"))))
+	if strings.IndexByte(host, 0) >= 0 {
+		h.unknown = true
+		return
+	}
+	if slices.Contains(h.seen, host) {
+		return
+	}
+	if len(h.seen) == maxBlockHosts {
+		h.unknown = true
+		return
+	}
+	h.seen = append(h.seen, host)
+}
+
+func (h *blockHosts) summary() []byte {
+	if h.unknown {
+		return []byte{}
+	}
+	var b []byte
+	for _, s := range h.seen {
+		b = append(append(b, s...), 0)
+	}
+	return b
+}
+
+// holdsHost reports whether a block whose summary is hosts may hold an
+// event of one of the hosts (ASCII lower-case).
+func holdsHost(hosts []byte, any []string) bool {
+	if len(hosts) == 0 {
+		return true // not known
+	}
+	for _, h := range any {
+		for rest := hosts; len(rest) > 0; {
+			i := bytes.IndexByte(rest, 0)
+			if string(rest[:i]) == h {
+				return true
+			}
+			rest = rest[i+1:]
 		}
 	}
-	if !sorted {
-		slices.SortStableFunc(order, func(a, b int32) int { return batch[a].Time.Compare(batch[b].Time) })
-	}
-	return order
+	return false
 }
 
 // eventsBySeq returns the stored events of seqs (sorted), in that order;
@@ -581,7 +699,7 @@ func (s *Store) convertPage(ctx context.Context) (int, error) {
 		}
 		base := s.seq + 1
 		s.seq += int64(n)
-		if _, err := s.writeBlocks(ctx, tx, batch, docs, timeOrder(batch), base, nil); err != nil {
+		if _, err := s.writeBlocks(ctx, tx, batch, docs, blockOrder(batch), base, nil); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM events_v7 WHERE seq <= ?`, last)

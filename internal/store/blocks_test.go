@@ -261,3 +261,52 @@ func TestPruneKeepsProtectedInBlock(t *testing.T) {
 		t.Errorf("%d IDs stored, %v; want 11", ids, err)
 	}
 }
+
+// TestSearchReadsTheBlocksOfItsHost: events of twenty hosts arrive mixed;
+// a search for one host reads only the blocks that hold it, and finds all
+// of its events.
+func TestSearchReadsTheBlocksOfItsHost(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	evs := dbEvents(21, 20000, t0, time.Millisecond) // hosts db00 to db19, mixed, 2 s a batch
+	for i := 0; i < len(evs); i += 2000 {
+		if _, err := s.WriteEvents(ctx, evs[i:i+2000]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var blocks int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM event_blocks`).Scan(&blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"host.name:db07", "host.name:DB07 AND user.name:etl", "(host.name:db07 OR host.name:db08) AND NOT failed"} {
+		sr, err := s.compile(ctx, q, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []event.ID
+		err = sr.scan.run(ctx, s, func(e *blockEvent) (bool, error) {
+			ok, err := sr.matches(e)
+			if ok {
+				got = append(got, e.id)
+			}
+			return true, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int
+		for i := range evs {
+			if sr.m.Match(&evs[i]) {
+				want++
+			}
+		}
+		if len(got) != want || want == 0 {
+			t.Errorf("%q: %d events, want %d", q, len(got), want)
+		}
+		// A host's hundred events of each of the ten batches fill one block,
+		// or two where a block ends among them.
+		if limit := len(sr.scan.hosts[0]) * 10 * 2; sr.scan.read > limit {
+			t.Errorf("%q read %d of %d blocks, want at most %d", q, sr.scan.read, blocks, limit)
+		}
+	}
+}

@@ -50,7 +50,7 @@ func (s *Store) WriteEncoded(ctx context.Context, batch []event.Event, docs []st
 	if docs == nil {
 		docs, _ = encodeDocs(batch, nil)
 	}
-	order := timeOrder(batch)
+	order := blockOrder(batch)
 	s.textMu.Lock()
 	defer s.textMu.Unlock()
 	if s.textBehind {
@@ -176,6 +176,7 @@ func (s *Store) compile(ctx context.Context, q string, from, to time.Time) (sear
 	}
 	_, sr.all = node.(*query.MatchAll)
 	sr.scan.needles = needles(node)
+	sr.scan.hosts = hostSets(node)
 	sr.scan.lo, sr.scan.hi = sr.m.TimeBounds()
 	if !from.IsZero() {
 		sr.scan.lo = max(sr.scan.lo, from.UnixNano())

@@ -192,6 +192,11 @@ CREATE TABLE event_ids (
 	seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	9: `
+-- The hosts of a block's events (blocks.go, blockHosts): a search for a
+-- host reads only the blocks that hold it. Empty for a block written before.
+ALTER TABLE event_blocks ADD COLUMN hosts BLOB NOT NULL DEFAULT x'';
+`,
 }
 
 // SchemaVersion is the schema version this code writes.

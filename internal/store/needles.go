@@ -186,3 +186,43 @@ func holdsNeedles(doc []byte, ns []needle, scratch []byte) (bool, []byte) {
 	}
 	return true, scratch
 }
+
+// hostSets returns the hosts a query requires: for each top-level
+// condition that is a host, or an OR of hosts, the set of them (ASCII
+// lower-case), one of which an event's host must be. A block that holds
+// none of a set is not read (blockHosts).
+func hostSets(n query.Node) [][]string {
+	nodes := []query.Node{n}
+	if and, ok := n.(*query.And); ok {
+		nodes = and.Nodes
+	}
+	var out [][]string
+	for _, c := range nodes {
+		if set, ok := hostSet(c); ok {
+			out = append(out, set)
+		}
+	}
+	return out
+}
+
+// hostSet returns the hosts of a host term, or of an OR of host terms.
+func hostSet(n query.Node) ([]string, bool) {
+	switch n := n.(type) {
+	case *query.Term:
+		if n.Field != event.FieldHost || n.Wildcard || strings.IndexByte(n.Value, 0) >= 0 {
+			return nil, false
+		}
+		return []string{string(lowerASCII(nil, []byte(n.Value)))}, true
+	case *query.Or:
+		var out []string
+		for _, c := range n.Nodes {
+			set, ok := hostSet(c)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, set...)
+		}
+		return out, true
+	}
+	return nil, false
+}

@@ -259,6 +259,16 @@ func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *bl
 	return rows.Err()
 }
 
+// isSourceKey reports whether a document key is part of the log source.
+func isSourceKey(k string) bool {
+	return k == event.KeyProduct || k == event.KeyCategory || k == event.KeyService
+}
+
+// isFleetKey reports whether a document key is one the fleet list reads.
+func isFleetKey(k string) bool {
+	return isSourceKey(k) || k == event.FieldHost || k == event.KeyTime || k == event.KeyReceived
+}
+
 // sourceKey names a log source as the console shows it:
 // product/category/service, empty parts left out.
 func sourceKey(product, category, service string) string {
@@ -284,7 +294,7 @@ func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
 		if b < 0 {
 			return nil
 		}
-		ev, err := event.DecodeJSON(e.doc)
+		ev, err := event.DecodeJSONKeys(e.doc, isSourceKey)
 		if err != nil {
 			return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
 		}
@@ -548,7 +558,7 @@ func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
 			return st, false, fmt.Errorf("folding log sources: %w", err)
 		}
 		for i := range evs {
-			ev, err := event.DecodeJSON(evs[i].doc)
+			ev, err := event.DecodeJSONKeys(evs[i].doc, isFleetKey)
 			if err != nil {
 				return st, false, fmt.Errorf("folding log sources: event %d: %w", evs[i].seq, err)
 			}

@@ -296,3 +296,28 @@ func BenchmarkHostSearchLive(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPrune measures retention: deleting expired events, which a
+// store that keeps a year must do as fast as it takes them in.
+func BenchmarkPrune(b *testing.B) {
+	s := openTest(b, Config{})
+	ctx := context.Background()
+	const batch = 2000
+	n := b.N * batch
+	old := t0.AddDate(-2, 0, 0)
+	for i := 0; i < n; i += batch {
+		if _, err := s.WriteEvents(ctx, dbEvents(uint64(i), batch, old.Add(time.Duration(i)*time.Millisecond), time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	cpu := testenv.CPUTime()
+	st, err := s.Prune(ctx, t0)
+	if err != nil || st.Expired != int64(n) {
+		b.Fatalf("Prune = %+v, %v; want %d expired", st, err, n)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	if cpu := testenv.CPUTime() - cpu; cpu > 0 {
+		b.ReportMetric(float64(n)/cpu.Seconds(), "events/cpu-s")
+	}
+}

@@ -204,59 +204,27 @@ func (sp Span) bucket(t int64) int {
 // whole, which is then not read.
 func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRef, count int) bool,
 	fn func(e *blockEvent) error) error {
-	inline := sc.candidates == nil
-	cols := `first_seq, min_time, max_time, count, hosts`
-	if inline {
-		cols += `, data`
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks WHERE max_time >= ? AND min_time < ?`, sc.lo, sc.hi)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var b blockRef
-	var count int
-	var data, hosts sql.RawBytes
-	dest := []any{&b.first, &b.minTime, &b.maxTime, &count, &hosts}
-	if inline {
-		dest = append(dest, &data)
-	}
-	var buf []byte
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
+	return s.eachBlock(ctx, sc, func(b *blockRow) (bool, error) {
+		if !sc.holdsHosts(b.hosts) {
+			return true, nil
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		if whole != nil && whole(&b.blockRef, b.count) {
+			return true, nil
 		}
-		if !sc.holdsHosts(hosts) {
-			continue
-		}
-		if whole != nil && whole(&b, count) {
-			continue
-		}
-		var evs []blockEvent
-		switch {
-		case inline:
-			evs, buf, err = decodeBlock(b.first, data, buf)
-		case sc.candidates(b.first):
-			evs, buf, err = readBlock(ctx, s.r, b.first, buf)
-		default:
-			continue
-		}
+		evs, err := sc.read(ctx, s, b)
 		if err != nil {
-			return err
+			return false, err
 		}
 		for i := range evs {
 			if !sc.wants(&evs[i]) {
 				continue
 			}
 			if err := fn(&evs[i]); err != nil {
-				return err
+				return false, err
 			}
 		}
-	}
-	return rows.Err()
+		return true, nil
+	})
 }
 
 // isSourceKey reports whether a document key is part of the log source.

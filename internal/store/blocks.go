@@ -190,8 +190,8 @@ type newestScan struct {
 	// block must hold to be read.
 	hosts   [][]string
 	scratch []byte
-	// read counts the blocks the scan decoded.
-	read int
+	// blocksRead counts the blocks the scan decoded.
+	blocksRead int
 }
 
 // holdsHosts reports whether a block whose host summary is hosts may hold
@@ -236,27 +236,8 @@ func (h *eventHeap) Pop() any {
 }
 
 // run calls fn with each event, newest first, until fn returns false or
-// an error, or the events run out. The document fn is given is valid only
-// during the call.
+// an error, or the events run out.
 func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) (more bool, err error)) error {
-	cond, args := `max_time >= ? AND min_time < ?`, []any{sc.lo, sc.hi}
-	if sc.below {
-		cond += ` AND min_time <= ?`
-		args = append(args, sc.bTime)
-	}
-	// Without full text to choose blocks, every block in range is read:
-	// its data comes with it.
-	inline := sc.candidates == nil
-	cols := `first_seq, last_seq, min_time, max_time, hosts`
-	if inline {
-		cols += `, data`
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks
-		WHERE `+cond+` ORDER BY max_time DESC, first_seq DESC`, args...)
-	if err != nil {
-		return fmt.Errorf("reading events: %w", err)
-	}
-	defer rows.Close()
 	var h eventHeap
 	// Blocks are decoded into buffers of their own: the heap keeps
 	// documents of several blocks.
@@ -270,50 +251,118 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 		}
 		return true, nil
 	}
-	var b blockRef
-	var data, hosts sql.RawBytes
-	dest := []any{&b.first, &b.last, &b.minTime, &b.maxTime, &hosts}
-	if inline {
-		dest = append(dest, &data)
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("reading events: %w", err)
-		}
+	err := s.eachBlock(ctx, sc, func(b *blockRow) (bool, error) {
 		if more, err := emit(b.maxTime, false); err != nil || !more {
-			return err
+			return false, err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		evs, err := sc.read(ctx, s, b)
+		if err != nil || evs == nil {
+			return true, err
 		}
-		if !sc.holdsHosts(hosts) {
-			continue
-		}
-		var evs []blockEvent
-		var err error
-		switch {
-		case inline:
-			evs, _, err = decodeBlock(b.first, data, nil)
-		case sc.candidates(b.first):
-			evs, _, err = readBlock(ctx, s.r, b.first, nil)
-		default:
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		sc.read++
 		for i := range evs {
 			if sc.wants(&evs[i]) {
 				heap.Push(&h, evs[i])
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading events: %w", err)
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	_, err = emit(0, true)
 	return err
+}
+
+// read returns the events of a block the scan should read, or nil.
+func (sc *newestScan) read(ctx context.Context, s *Store, b *blockRow) (evs []blockEvent, err error) {
+	switch {
+	case !sc.holdsHosts(b.hosts):
+		return nil, nil
+	case b.data != nil:
+		evs, _, err = decodeBlock(b.first, b.data, nil)
+	case sc.candidates(b.first):
+		evs, _, err = readBlock(ctx, s.r, b.first, nil)
+	default:
+		return nil, nil
+	}
+	if err == nil {
+		sc.blocksRead++
+	}
+	return evs, err
+}
+
+// blockRow is a block's row as eachBlock reads it: data only when the scan
+// has no full text to choose blocks by.
+type blockRow struct {
+	blockRef
+	count int
+	hosts []byte
+	data  []byte
+}
+
+// blockPage is how many blocks eachBlock reads per statement.
+const blockPage = 64
+
+// eachBlock calls fn with the blocks whose times meet the scan's range,
+// newest (by their newest event) first, until fn returns false or an
+// error. It reads them a page per statement, and calls fn between
+// statements, so that fn may read on a connection of its own: holding one
+// while waiting for another could leave every reader waiting.
+func (s *Store) eachBlock(ctx context.Context, sc *newestScan, fn func(b *blockRow) (bool, error)) error {
+	cols := `first_seq, last_seq, min_time, max_time, count, hosts`
+	if sc.candidates == nil {
+		// Without full text to choose blocks, every block in range is read:
+		// its data comes with it.
+		cols += `, data`
+	}
+	page := make([]blockRow, 0, blockPage)
+	var after *blockRow
+	for {
+		cond, args := `max_time >= ? AND min_time < ?`, []any{sc.lo, sc.hi}
+		if sc.below {
+			cond += ` AND min_time <= ?`
+			args = append(args, sc.bTime)
+		}
+		if after != nil {
+			cond += ` AND (max_time, first_seq) < (?, ?)`
+			args = append(args, after.maxTime, after.first)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks
+			WHERE `+cond+` ORDER BY max_time DESC, first_seq DESC LIMIT `+fmt.Sprint(blockPage), args...)
+		if err != nil {
+			return fmt.Errorf("reading events: %w", err)
+		}
+		page = page[:0]
+		for rows.Next() {
+			var b blockRow
+			dest := []any{&b.first, &b.last, &b.minTime, &b.maxTime, &b.count, &b.hosts}
+			if sc.candidates == nil {
+				dest = append(dest, &b.data)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading events: %w", err)
+			}
+			page = append(page, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading events: %w", err)
+		}
+		for i := range page {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if more, err := fn(&page[i]); err != nil || !more {
+				return err
+			}
+		}
+		if len(page) < blockPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = &last
+	}
 }
 
 const (

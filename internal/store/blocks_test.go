@@ -305,8 +305,34 @@ func TestSearchReadsTheBlocksOfItsHost(t *testing.T) {
 		}
 		// A host's hundred events of each of the ten batches fill one block,
 		// or two where a block ends among them.
-		if limit := len(sr.scan.hosts[0]) * 10 * 2; sr.scan.read > limit {
-			t.Errorf("%q read %d of %d blocks, want at most %d", q, sr.scan.read, blocks, limit)
+		if limit := len(sr.scan.hosts[0]) * 10 * 2; sr.scan.blocksRead > limit {
+			t.Errorf("%q read %d of %d blocks, want at most %d", q, sr.scan.blocksRead, blocks, limit)
+		}
+	}
+}
+
+// TestSearchesShareFewReaders: searches that read blocks chosen by full
+// text, more of them at once than there are read connections, all finish:
+// none holds a connection while it waits for another.
+func TestSearchesShareFewReaders(t *testing.T) {
+	s := openTest(t, Config{Readers: 1, QueryTimeout: 20 * time.Second})
+	ctx := context.Background()
+	if _, err := s.WriteEvents(ctx, dbEvents(31, 3000, t0, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := s.Events(ctx, Query{Q: "password AND user.name:etl", Limit: MaxLimit})
+			if err == nil {
+				_, err = s.EventHistogram(ctx, "denied", Span{From: t0, To: t0.Add(time.Hour), Step: time.Minute, Buckets: 60})
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }

@@ -204,14 +204,12 @@ func (sp Span) bucket(t int64) int {
 // whole, which is then not read.
 func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRef, count int) bool,
 	fn func(e *blockEvent) error) error {
-	return s.eachBlock(ctx, sc, func(b *blockRow) (bool, error) {
-		if !sc.holdsHosts(b.hosts) {
-			return true, nil
-		}
+	// Blocks taken whole are not read: their data is fetched for the others.
+	return s.eachBlock(ctx, sc, whole == nil, func(b *blockRow) (bool, error) {
 		if whole != nil && whole(&b.blockRef, b.count) {
 			return true, nil
 		}
-		evs, err := sc.read(ctx, s, b)
+		evs, err := sc.read(ctx, s, b, true)
 		if err != nil {
 			return false, err
 		}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"database/sql"
@@ -9,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,17 +192,7 @@ type newestScan struct {
 	scratch []byte
 	// blocksRead counts the blocks the scan decoded.
 	blocksRead int
-}
-
-// holdsHosts reports whether a block whose host summary is hosts may hold
-// events the scan wants.
-func (sc *newestScan) holdsHosts(hosts []byte) bool {
-	for _, any := range sc.hosts {
-		if !holdsHost(hosts, any) {
-			return false
-		}
-	}
-	return true
+	buf        []byte
 }
 
 // wants reports whether the scan reads the event: within its time range,
@@ -251,11 +241,11 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 		}
 		return true, nil
 	}
-	err := s.eachBlock(ctx, sc, func(b *blockRow) (bool, error) {
+	err := s.eachBlock(ctx, sc, true, func(b *blockRow) (bool, error) {
 		if more, err := emit(b.maxTime, false); err != nil || !more {
 			return false, err
 		}
-		evs, err := sc.read(ctx, s, b)
+		evs, err := sc.read(ctx, s, b, false) // the heap keeps them
 		if err != nil || evs == nil {
 			return true, err
 		}
@@ -273,17 +263,23 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 	return err
 }
 
-// read returns the events of a block the scan should read, or nil.
-func (sc *newestScan) read(ctx context.Context, s *Store, b *blockRow) (evs []blockEvent, err error) {
+// read returns the events of a block the scan should read, or nil. With
+// reuse, their documents are in a buffer that the next read overwrites.
+func (sc *newestScan) read(ctx context.Context, s *Store, b *blockRow, reuse bool) (evs []blockEvent, err error) {
+	var buf []byte
+	if reuse {
+		buf = sc.buf
+	}
 	switch {
-	case !sc.holdsHosts(b.hosts):
+	case sc.candidates != nil && !sc.candidates(b.first):
 		return nil, nil
 	case b.data != nil:
-		evs, _, err = decodeBlock(b.first, b.data, nil)
-	case sc.candidates(b.first):
-		evs, _, err = readBlock(ctx, s.r, b.first, nil)
+		evs, buf, err = decodeBlock(b.first, b.data, buf)
 	default:
-		return nil, nil
+		evs, buf, err = readBlock(ctx, s.r, b.first, buf)
+	}
+	if reuse {
+		sc.buf = buf
 	}
 	if err == nil {
 		sc.blocksRead++
@@ -303,32 +299,45 @@ type blockRow struct {
 // blockPage is how many blocks eachBlock reads per statement.
 const blockPage = 64
 
-// eachBlock calls fn with the blocks whose times meet the scan's range,
-// newest (by their newest event) first, until fn returns false or an
-// error. It reads them a page per statement, and calls fn between
-// statements, so that fn may read on a connection of its own: holding one
-// while waiting for another could leave every reader waiting.
-func (s *Store) eachBlock(ctx context.Context, sc *newestScan, fn func(b *blockRow) (bool, error)) error {
+// eachBlock calls fn with the blocks whose times meet the scan's range and
+// that hold its hosts, newest (by their newest event) first, until fn
+// returns false or an error. With data, the rows carry the blocks' data
+// unless full text chooses the blocks to read. It reads the rows a page per
+// statement, and calls fn between statements, so that fn may read on a
+// connection of its own: holding one while waiting for another could leave
+// every reader waiting. Pages grow from a few rows, since a first page of
+// events often needs one block.
+func (s *Store) eachBlock(ctx context.Context, sc *newestScan, data bool, fn func(b *blockRow) (bool, error)) error {
+	inline := data && sc.candidates == nil
 	cols := `first_seq, last_seq, min_time, max_time, count, hosts`
-	if sc.candidates == nil {
-		// Without full text to choose blocks, every block in range is read:
-		// its data comes with it.
+	if inline {
 		cols += `, data`
 	}
-	page := make([]blockRow, 0, blockPage)
-	var after *blockRow
-	for {
-		cond, args := `max_time >= ? AND min_time < ?`, []any{sc.lo, sc.hi}
-		if sc.below {
-			cond += ` AND min_time <= ?`
-			args = append(args, sc.bTime)
+	cond, args := `max_time >= ? AND min_time < ?`, []any{sc.lo, sc.hi}
+	if sc.below {
+		cond += ` AND min_time <= ?`
+		args = append(args, sc.bTime)
+	}
+	// A block holds one host of each set if its summary (each host
+	// followed by a NUL) names it, or names none (not known).
+	for _, set := range sc.hosts {
+		ors := []string{`hosts = x''`}
+		for _, h := range set {
+			ors = append(ors, `instr(x'00' || hosts, x'00' || CAST(? AS BLOB) || x'00') > 0`)
+			args = append(args, h)
 		}
+		cond += ` AND (` + strings.Join(ors, " OR ") + `)`
+	}
+	var page []blockRow
+	var after *blockRow
+	for size := 4; ; size = min(2*size, blockPage) {
+		q, qargs := cond, args
 		if after != nil {
-			cond += ` AND (max_time, first_seq) < (?, ?)`
-			args = append(args, after.maxTime, after.first)
+			q += ` AND (max_time, first_seq) < (?, ?)`
+			qargs = append(slices.Clone(args), after.maxTime, after.first)
 		}
 		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks
-			WHERE `+cond+` ORDER BY max_time DESC, first_seq DESC LIMIT `+fmt.Sprint(blockPage), args...)
+			WHERE `+q+` ORDER BY max_time DESC, first_seq DESC LIMIT `+strconv.Itoa(size), qargs...)
 		if err != nil {
 			return fmt.Errorf("reading events: %w", err)
 		}
@@ -336,7 +345,7 @@ func (s *Store) eachBlock(ctx context.Context, sc *newestScan, fn func(b *blockR
 		for rows.Next() {
 			var b blockRow
 			dest := []any{&b.first, &b.last, &b.minTime, &b.maxTime, &b.count, &b.hosts}
-			if sc.candidates == nil {
+			if inline {
 				dest = append(dest, &b.data)
 			}
 			if err := rows.Scan(dest...); err != nil {
@@ -357,7 +366,7 @@ func (s *Store) eachBlock(ctx context.Context, sc *newestScan, fn func(b *blockR
 				return err
 			}
 		}
-		if len(page) < blockPage {
+		if len(page) < size {
 			return nil
 		}
 		last := page[len(page)-1]
@@ -589,24 +598,6 @@ func (h *blockHosts) summary() []byte {
 		b = append(append(b, s...), 0)
 	}
 	return b
-}
-
-// holdsHost reports whether a block whose summary is hosts may hold an
-// event of one of the hosts (ASCII lower-case).
-func holdsHost(hosts []byte, any []string) bool {
-	if len(hosts) == 0 {
-		return true // not known
-	}
-	for _, h := range any {
-		for rest := hosts; len(rest) > 0; {
-			i := bytes.IndexByte(rest, 0)
-			if string(rest[:i]) == h {
-				return true
-			}
-			rest = rest[i+1:]
-		}
-	}
-	return false
 }
 
 // eventsBySeq returns the stored events of seqs (sorted), in that order;

@@ -92,6 +92,14 @@ func BenchmarkWriteEvents(b *testing.B) {
 				// Events per CPU-second: what one free core would do.
 				b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")
 			}
+			b.StopTimer()
+			if err := s.Sync(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if st, err := s.Stats(ctx); err == nil {
+				// Disk per event, the full-text index included.
+				b.ReportMetric(float64(st.Bytes)/float64(b.N*batch), "bytes/event")
+			}
 		})
 	}
 }

@@ -336,3 +336,30 @@ func TestSearchesShareFewReaders(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchBeyondMaxCandidates: a word in more blocks than a search keeps
+// from the full-text index finds what it finds with them.
+func TestSearchBeyondMaxCandidates(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	if _, err := s.WriteEvents(ctx, dbEvents(41, 3000, t0, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() []event.ID {
+		page, err := s.Events(ctx, Query{Q: "password AND db.name:hr", Limit: MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []event.ID
+		for _, e := range page.Items {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	want := ids()
+	defer func(n int) { maxCandidates = n }(maxCandidates)
+	maxCandidates = 2
+	if got := ids(); len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("beyond maxCandidates: %d events, with them %d", len(got), len(want))
+	}
+}

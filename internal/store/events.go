@@ -185,24 +185,47 @@ func (s *Store) compile(ctx context.Context, q string, from, to time.Time) (sear
 		sr.scan.hi = min(sr.scan.hi, to.UnixNano())
 	}
 	if expr, ok := pruneExpr(node); ok {
-		blocks, err := s.textBlocks(ctx, expr)
+		blocks, err := s.textBlocks(ctx, expr, sr.scan.lo, sr.scan.hi)
 		if err != nil {
 			return sr, err
 		}
-		sr.scan.candidates = func(first int64) bool { _, ok := blocks[first]; return ok }
+		if blocks != nil {
+			sr.scan.candidates = func(first int64) bool { _, ok := blocks[first]; return ok }
+		}
 	}
 	return sr, nil
 }
 
-// textBlocks returns the blocks whose text matches a full-text expression.
-func (s *Store) textBlocks(ctx context.Context, expr string) (map[int64]struct{}, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT rowid FROM blocks_fts WHERE blocks_fts MATCH ?`, expr)
+// maxCandidates bounds the blocks a search keeps from the full-text index:
+// beyond, it reads every block in its time range, as a search without full
+// text does, rather than hold a set that large.
+var maxCandidates = 1 << 20
+
+// textBlocks returns the blocks among those of the time range [lo, hi)
+// whose text matches a full-text expression; nil when there are more than
+// maxCandidates.
+func (s *Store) textBlocks(ctx context.Context, expr string, lo, hi int64) (map[int64]struct{}, error) {
+	// The index is read over the range of first seqs of the time range's
+	// blocks, which FTS5 seeks to.
+	var first, last sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(first_seq), max(first_seq) FROM event_blocks WHERE max_time >= ? AND min_time < ?`,
+		lo, hi).Scan(&first, &last); err != nil {
+		return nil, fmt.Errorf("searching events: %w", err)
+	}
+	out := map[int64]struct{}{}
+	if !first.Valid {
+		return out, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT rowid FROM blocks_fts WHERE blocks_fts MATCH ? AND rowid BETWEEN ? AND ?`,
+		expr, first.Int64, last.Int64)
 	if err != nil {
 		return nil, fmt.Errorf("searching events: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]struct{}{}
 	for rows.Next() {
+		if len(out) == maxCandidates {
+			return nil, nil
+		}
 		var first int64
 		if err := rows.Scan(&first); err != nil {
 			return nil, fmt.Errorf("searching events: %w", err)

@@ -161,12 +161,16 @@ type blockRef struct {
 // Reading block data, by first seq.
 const blockDataSQL = `SELECT data FROM event_blocks WHERE first_seq = ?`
 
-// readBlock returns the events of a block.
+// readBlock returns the events of a block; none if it is gone.
 func readBlock(ctx context.Context, q interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }, first int64, buf []byte) ([]blockEvent, []byte, error) {
 	var data []byte
-	if err := q.QueryRowContext(ctx, blockDataSQL, first).Scan(&data); err != nil {
+	err := q.QueryRowContext(ctx, blockDataSQL, first).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, buf, nil // pruned since the caller saw it
+	}
+	if err != nil {
 		return nil, buf, fmt.Errorf("reading event block %d: %w", first, err)
 	}
 	return decodeBlock(first, data, buf)

@@ -363,3 +363,43 @@ func TestSearchBeyondMaxCandidates(t *testing.T) {
 		t.Errorf("beyond maxCandidates: %d events, with them %d", len(got), len(want))
 	}
 }
+
+// TestSearchDuringPrune: blocks that retention deletes while a search goes
+// are left out of it, not errors.
+func TestSearchDuringPrune(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	if evs, _, err := readBlock(ctx, s.r, 12345, nil); evs != nil || err != nil {
+		t.Fatalf("reading a block that is not there: %d events, %v", len(evs), err)
+	}
+	day := 24 * time.Hour
+	for i := range 10 {
+		if _, err := s.WriteEvents(ctx, dbEvents(uint64(50+i), 1000, t0.Add(-400*day).Add(time.Duration(i)*time.Hour), time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.Events(ctx, Query{Q: "password", Limit: MaxLimit}); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	st, err := s.Prune(ctx, t0)
+	close(stop)
+	if err != nil || st.Expired != 10000 {
+		t.Fatalf("Prune = %+v, %v", st, err)
+	}
+	if err := <-errs; err != nil {
+		t.Errorf("search during Prune: %v", err)
+	}
+}

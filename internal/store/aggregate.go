@@ -153,10 +153,15 @@ func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogra
 		return h, err
 	}
 	counts := make([]int64, sp.Buckets)
-	// Counting every event: a block within one bucket counts whole.
-	var whole func(b *blockRef, n int) bool
-	if sr.all {
-		whole = func(b *blockRef, n int) bool {
+	// Counting every event, or every event of a block of the hosts asked
+	// for: a block within one bucket and the time bounds counts whole.
+	var whole func(b *blockRow) bool
+	if sr.all || sr.scan.hostsOnly {
+		whole = func(b *blockRow) bool {
+			if !sr.all && !sr.scan.blockMatches(b.hosts) {
+				return false
+			}
+			n := b.count
 			i := sp.bucket(b.minTime)
 			if i < 0 || i != sp.bucket(b.maxTime) || b.minTime < sr.scan.lo || b.maxTime >= sr.scan.hi {
 				return false
@@ -202,11 +207,11 @@ func (sp Span) bucket(t int64) int {
 // its candidate blocks, in no order. whole, when not nil, is asked first
 // about each block (its row: time range and count), and may take the block
 // whole, which is then not read.
-func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRef, count int) bool,
+func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRow) bool,
 	fn func(e *blockEvent) error) error {
 	// Blocks taken whole are not read: their data is fetched for the others.
 	return s.eachBlock(ctx, sc, whole == nil, func(b *blockRow) (bool, error) {
-		if whole != nil && whole(&b.blockRef, b.count) {
+		if whole != nil && whole(b) {
 			return true, nil
 		}
 		evs, err := sc.read(ctx, s, b, true)

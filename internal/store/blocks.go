@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"database/sql"
@@ -44,6 +45,10 @@ import (
 // finding one event decodes little.
 const blockSize = 128
 
+// minHostBlock is the fewest events after which a block ends where the
+// host changes: a block of one host is taken whole by searches for it.
+const minHostBlock = 32
+
 // blockFormat is the first byte of a block's data: the layout below,
 // compressed with S2 (its block format).
 //
@@ -64,6 +69,9 @@ type blockEvent struct {
 	seq, time int64
 	id        event.ID
 	doc       []byte
+	// matches is set by a scan that knows the event matches its query from
+	// its block's row alone (newestScan.blockMatches).
+	matches bool
 }
 
 // appendBlockData appends the stored form of evs to dst.
@@ -194,6 +202,9 @@ type newestScan struct {
 	// block must hold to be read.
 	hosts   [][]string
 	scratch []byte
+	// hostsOnly is set when the query asks nothing but hosts and its time
+	// bounds: then every event of a block of one of its hosts matches.
+	hostsOnly bool
 	// blocksRead counts the blocks the scan decoded.
 	blocksRead int
 	buf        []byte
@@ -207,6 +218,9 @@ func (sc *newestScan) wants(e *blockEvent) bool {
 	}
 	if sc.below && (e.time > sc.bTime || e.time == sc.bTime && e.seq >= sc.bSeq) {
 		return false
+	}
+	if e.matches {
+		return true
 	}
 	var ok bool
 	ok, sc.scratch = holdsNeedles(e.doc, sc.needles, sc.scratch)
@@ -285,10 +299,33 @@ func (sc *newestScan) read(ctx context.Context, s *Store, b *blockRow, reuse boo
 	if reuse {
 		sc.buf = buf
 	}
-	if err == nil {
-		sc.blocksRead++
+	if err != nil {
+		return nil, err
 	}
-	return evs, err
+	sc.blocksRead++
+	if sc.blockMatches(b.hosts) {
+		for i := range evs {
+			evs[i].matches = true
+		}
+	}
+	return evs, nil
+}
+
+// blockMatches reports whether every event of a block whose host summary
+// is hosts, and within the scan's time range, matches its query: the query
+// asks nothing but hosts and time bounds, and the block holds one host,
+// one of each set.
+func (sc *newestScan) blockMatches(hosts []byte) bool {
+	if !sc.hostsOnly || len(hosts) == 0 || bytes.IndexByte(hosts, 0) != len(hosts)-1 {
+		return false
+	}
+	host := string(hosts[:len(hosts)-1])
+	for _, set := range sc.hosts {
+		if !slices.Contains(set, host) {
+			return false
+		}
+	}
+	return true
 }
 
 // blockRow is a block's row as eachBlock reads it: data only when the scan
@@ -440,14 +477,20 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 		evs = evs[:0]
 		hosts.reset()
 		var maxRecv int64
+		var host string
 		for ; k < len(order) && len(evs) < blockSize; k++ {
 			if !isNew[k] {
 				continue
 			}
 			e := &batch[order[k]]
+			h := hostOf(e)
+			if len(evs) >= minHostBlock && h != host {
+				break // a block of one host: searches for it take it whole
+			}
+			host = h
 			evs = append(evs, blockEvent{seq: base + int64(k), time: nanos(e.Time), id: e.ID, doc: []byte(docs[order[k]])})
 			maxRecv = max(maxRecv, nanos(e.Received))
-			hosts.add(hostOf(e))
+			hosts.add(h)
 		}
 		if len(evs) == 0 {
 			break

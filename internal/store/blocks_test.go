@@ -309,6 +309,29 @@ func TestSearchReadsTheBlocksOfItsHost(t *testing.T) {
 			t.Errorf("%q read %d of %d blocks, want at most %d", q, sr.scan.blocksRead, blocks, limit)
 		}
 	}
+	// Histograms of hosts alone count the blocks of one host whole: the
+	// counts are those of the events.
+	sp := Span{From: t0.Add(2 * time.Second), Step: 2 * time.Second, Buckets: 8} // a batch a bucket
+	sp.To = sp.From.Add(time.Duration(sp.Buckets) * sp.Step)
+	for _, q := range []string{"host.name:db07", "host.name:DB07 OR host.name:db11", "host.name:db07 AND @timestamp:<2026-03-10T08:00:13.5Z"} {
+		h, err := s.EventHistogram(ctx, q, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := s.compile(ctx, q, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]int64, sp.Buckets)
+		for i := range evs {
+			if b := sp.bucket(nanos(evs[i].Time)); b >= 0 && sr.m.Match(&evs[i]) {
+				want[b]++
+			}
+		}
+		if diff := cmp.Diff(want, h.Series[0].Counts); diff != "" {
+			t.Errorf("EventHistogram(%q) (-want +got):\n%s", q, diff)
+		}
+	}
 }
 
 // TestSearchesShareFewReaders: searches that read blocks chosen by full

@@ -152,7 +152,7 @@ type search struct {
 // matches reports whether an event the scan read matches, decoding only
 // the fields the query reads.
 func (sr *search) matches(e *blockEvent) (bool, error) {
-	if sr.all {
+	if sr.all || e.matches {
 		return true, nil
 	}
 	ev, err := event.DecodeJSONKeys(e.doc, sr.m.Reads)
@@ -177,6 +177,7 @@ func (s *Store) compile(ctx context.Context, q string, from, to time.Time) (sear
 	_, sr.all = node.(*query.MatchAll)
 	sr.scan.needles = needles(node)
 	sr.scan.hosts = hostSets(node)
+	sr.scan.hostsOnly = hostsOnly(node)
 	sr.scan.lo, sr.scan.hi = sr.m.TimeBounds()
 	if !from.IsZero() {
 		sr.scan.lo = max(sr.scan.lo, from.UnixNano())

@@ -226,3 +226,32 @@ func hostSet(n query.Node) ([]string, bool) {
 	}
 	return nil, false
 }
+
+// hostsOnly reports whether a query asks nothing but hosts (each a host
+// term or an OR of them, as hostSets takes them) and times of events
+// (ranges and terms on @timestamp, which its time bounds give exactly).
+func hostsOnly(n query.Node) bool {
+	nodes := []query.Node{n}
+	if and, ok := n.(*query.And); ok {
+		nodes = and.Nodes
+	}
+	hosts := false
+	for _, c := range nodes {
+		switch c := c.(type) {
+		case *query.Range:
+			if c.Field != event.KeyTime {
+				return false
+			}
+			continue
+		case *query.Term:
+			if c.Field == event.KeyTime && !c.Wildcard {
+				continue
+			}
+		}
+		if _, ok := hostSet(c); !ok {
+			return false
+		}
+		hosts = true
+	}
+	return hosts
+}

@@ -329,3 +329,28 @@ func BenchmarkPrune(b *testing.B) {
 		b.ReportMetric(float64(n)/cpu.Seconds(), "events/cpu-s")
 	}
 }
+
+// BenchmarkCompact measures merging the blocks a quiet system writes, four
+// events each, into blocks of up to blockSize.
+func BenchmarkCompact(b *testing.B) {
+	s := openTest(b, Config{})
+	ctx := context.Background()
+	const batch = 4
+	n := b.N * 1000
+	evs := dbEvents(9, n, t0, 10*time.Millisecond)
+	for i := 0; i < n; i += batch {
+		if _, err := s.WriteEvents(ctx, evs[i:i+batch]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	cpu := testenv.CPUTime()
+	st, err := s.Prune(ctx, t0.Add(2*time.Hour))
+	if err != nil || st.Compacted < int64(n/batch/2) {
+		b.Fatalf("Prune = %+v, %v", st, err)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	if cpu := testenv.CPUTime() - cpu; cpu > 0 {
+		b.ReportMetric(float64(n)/cpu.Seconds(), "events/cpu-s")
+	}
+}

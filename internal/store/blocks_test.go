@@ -426,3 +426,102 @@ func TestSearchDuringPrune(t *testing.T) {
 		t.Errorf("search during Prune: %v", err)
 	}
 }
+
+// TestCompactSmallBlocks: a quiet system writes a few events at a time;
+// Prune merges the small blocks, and every event stays as it was: found
+// by search, full text, host, ID and alert, never twice.
+func TestCompactSmallBlocks(t *testing.T) {
+	t.Run("one page", func(t *testing.T) { testCompactSmallBlocks(t, 8) })
+	// Pages of seven blocks: runs go on from one page to the next, and
+	// merge less well.
+	defer func(n int) { compactPage = n }(compactPage)
+	compactPage = 7
+	t.Run("pages of seven", func(t *testing.T) { testCompactSmallBlocks(t, 20) })
+}
+
+// testCompactSmallBlocks compacts 600 events written a few at a time,
+// into at most maxBlocks blocks.
+func testCompactSmallBlocks(t *testing.T, maxBlocks int) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	evs := dbEvents(61, 600, t0, time.Second)
+	evs[300].Fields.Set("message", event.String("the needle among small blocks"))
+	for i := 0; i < len(evs); {
+		n := 1 + i%5
+		if i >= 200 && i < 240 {
+			n = 40 // a block too big to merge, among small ones
+		}
+		n = min(n, len(evs)-i)
+		if _, err := s.WriteEvents(ctx, evs[i:i+n]); err != nil {
+			t.Fatal(err)
+		}
+		i += n
+	}
+	a := mkAlert("r", event.LevelHigh, evs[300])
+	if _, err := s.WriteAlerts(ctx, []event.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (blocks int) {
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM event_blocks`).Scan(&blocks); err != nil {
+			t.Fatal(err)
+		}
+		return blocks
+	}
+	// Blocks of the last hour's arrivals wait.
+	before := count()
+	if st, err := s.Prune(ctx, t0.Add(30*time.Minute)); err != nil || st.Compacted != 0 {
+		t.Fatalf("Prune within the hour = %+v, %v; want nothing compacted", st, err)
+	}
+	// Blocks merged into blocks still small are merged again the next
+	// time: Prune comes to a rest.
+	var compacted int64
+	for range 10 {
+		st, err := s.Prune(ctx, t0.Add(2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Compacted == 0 {
+			break
+		}
+		compacted += st.Compacted
+	}
+	after := count()
+	if compacted != int64(before-after) || after > maxBlocks {
+		t.Errorf("compacted %d: %d blocks, then %d", compacted, before, after)
+	}
+	if page, err := s.Events(ctx, Query{Limit: MaxLimit}); err != nil || len(page.Items) != len(evs) {
+		t.Fatalf("after compaction: %d events, %v; want %d", len(page.Items), err, len(evs))
+	}
+	for q, want := range map[string]int{"needle": 1, `"small blocks"`: 1, "host.name:" + evs[300].Fields.Str("host.name") + " AND needle": 1} {
+		if got := found(t, s, q); got != want {
+			t.Errorf("Events(%q) found %d, want %d", q, got, want)
+		}
+	}
+	if got, err := s.AlertEvents(ctx, a.ID); err != nil || len(got) != 1 || got[0].ID != evs[300].ID {
+		t.Errorf("AlertEvents = %d, %v", len(got), err)
+	}
+	if n, err := s.WriteEvents(ctx, evs); err != nil || n != 0 {
+		t.Errorf("writing the events again = %d new, %v; want 0", n, err)
+	}
+	// The text of merged blocks went with them: each word once per event.
+	if got := textCount(t, s, "needle"); got != 1 {
+		t.Errorf("the text file holds needle %d times", got)
+	}
+	// Blocks still hold seqs that no other block's range holds.
+	rows, err := s.r.QueryContext(ctx, `SELECT first_seq, last_seq FROM event_blocks ORDER BY first_seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := int64(0)
+	for rows.Next() {
+		var first, last int64
+		if err := rows.Scan(&first, &last); err != nil {
+			t.Fatal(err)
+		}
+		if first <= prev || last < first {
+			t.Errorf("block %d-%d after one ending at %d", first, last, prev)
+		}
+		prev = last
+	}
+	rows.Close()
+}

@@ -23,6 +23,9 @@ type PruneStats struct {
 	// Quarantine is the number of quarantined items older than the
 	// retention that were deleted.
 	Quarantine int64
+	// Compacted is the number of small blocks merged into others
+	// (compact.go).
+	Compacted int64
 	// Bytes is the database size in use after pruning; Reclaimed what the
 	// incremental vacuum gave back to the file system.
 	Bytes, Reclaimed int64
@@ -37,7 +40,8 @@ const protectedSQL = `SELECT ei.seq FROM event_ids ei WHERE ei.id IN (SELECT ae.
 
 // Prune deletes the events that were both stamped and received before
 // now - Retention, then, while the database is larger than MaxBytes, the
-// oldest events, and gives the freed pages back to the file system. Alerts
+// oldest events, merges small blocks (compact.go), and gives the freed
+// pages back to the file system. Alerts
 // and incidents are kept, and so are the events of open incidents. The
 // server calls it periodically; it works in short transactions and stops
 // early when ctx ends.
@@ -93,6 +97,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 			s.log.Warn("store deleted events before their retention to stay within its disk budget",
 				"events", st.Evicted, "max_bytes", s.cfg.MaxBytes)
 		}
+	}
+	if st.Compacted, err = s.compact(ctx, now); err != nil {
+		return st, fmt.Errorf("pruning: %w", err)
 	}
 	_, freeBefore, err := s.size(ctx)
 	if err != nil {

@@ -158,6 +158,10 @@ type Store struct {
 	seq        int64
 	textBehind bool
 
+	// compactMu serialises compaction, which keeps its progress in the
+	// state table (compact.go).
+	compactMu sync.Mutex
+
 	// kick asks the checkpointer for a checkpoint after a commit; stop
 	// ends it and ckDone is closed when it has.
 	kick   chan struct{}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"errors"
 	"sort"
 	"testing"
@@ -264,4 +265,18 @@ func BenchmarkFieldGet(b *testing.B) {
 			ev.Get(k)
 		}
 	}
+}
+
+// FuzzValidNumber checks ValidNumber against encoding/json: a JSON number
+// token, alone, with nothing around it.
+func FuzzValidNumber(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1.5e-3", "01", "1.", ".5", "1e", "-", "1E+2", " 1", "1 ", "0x10", "Infinity", "1_000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := json.Valid([]byte(s)) && s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && s[len(s)-1] >= '0' && s[len(s)-1] <= '9'
+		if got := ValidNumber(s); got != want {
+			t.Fatalf("ValidNumber(%q) = %v, want %v", s, got, want)
+		}
+	})
 }

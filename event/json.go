@@ -525,7 +525,7 @@ func appendValue(dst []byte, v Value) []byte {
 	case KindString:
 		return appendString(dst, v.Str)
 	case KindNumber:
-		if validNumber(v.Str) {
+		if ValidNumber(v.Str) {
 			return append(dst, v.Str...)
 		}
 		return appendString(dst, v.Str)
@@ -549,13 +549,44 @@ func appendValue(dst []byte, v Value) []byte {
 	return append(dst, "null"...)
 }
 
-func validNumber(s string) bool {
-	d := decoder{buf: []byte(s)}
-	if len(s) == 0 || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
+// ValidNumber reports whether s is a JSON number,
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?: the text of a number
+// Value that AppendJSON writes as a number, not as a string.
+func ValidNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
 		return false
 	}
-	_, err := d.num()
-	return err == nil && d.pos == len(s)
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -53,7 +53,7 @@ func parseFlatJSON(s string, f event.Fields) (event.Fields, error) {
 			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-') {
 				j++
 			}
-			if !jsonNumber(s[i:j]) {
+			if !event.ValidNumber(s[i:j]) {
 				return f, fmt.Errorf("field %s: offset %d: bad number %q", key, i, s[i:j])
 			}
 			v, i = event.Number(s[i:j]), j
@@ -192,41 +192,3 @@ func hex4(s string, i int) (rune, bool) {
 	return rune(n), err == nil
 }
 
-// jsonNumber reports whether s is a JSON number:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func jsonNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
-}

@@ -104,7 +104,7 @@ func jsonValue(v *event.Value) sqlValue {
 	case event.KindString:
 		return sqlValue{kind: sqlText, s: v.Str}
 	case event.KindNumber:
-		if !validNumber(v.Str) {
+		if !event.ValidNumber(v.Str) {
 			return sqlValue{kind: sqlText, s: v.Str}
 		}
 		if !strings.ContainsAny(v.Str, ".eE") {
@@ -145,45 +145,6 @@ func hotValue(v *event.Value) (sqlValue, bool) {
 		return sqlValue{kind: sqlText, s: v.Str}, true
 	}
 	return sqlValue{}, false
-}
-
-// validNumber reports whether s is a JSON number, as event.AppendJSON
-// decides whether to write a number as one.
-func validNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // compareNumber compares a numeric value with f as SQLite does: an integer

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query/match"
 )
 
 // Aggregations for the console: histograms and rates over time, top
@@ -533,7 +534,7 @@ func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
 			if err != nil {
 				return st, false, fmt.Errorf("folding log sources: event %d: %w", evs[i].seq, err)
 			}
-			host, src := hostOf(&ev), sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
+			host, src := match.Host(&ev), sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
 			k := strings.ToLower(host + "\x00" + src)
 			j, ok := index[k]
 			if !ok {
@@ -673,22 +674,6 @@ func (s *Store) newest(ctx context.Context, n int, fn func(e *blockEvent) error)
 		n--
 		return n > 0, fn(e)
 	})
-}
-
-// hostOf is an event's host: "host.name", its first value when an event
-// carries several.
-func hostOf(e *event.Event) string {
-	v, ok := e.Fields.Get(event.FieldHost)
-	if !ok {
-		return ""
-	}
-	if v.Kind == event.KindList {
-		if len(v.List) == 0 {
-			return ""
-		}
-		return v.List[0].Str
-	}
-	return v.Str
 }
 
 // validField is a field name FieldValues accepts: the characters of ECS

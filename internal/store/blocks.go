@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query/match"
 	"github.com/klauspost/compress/s2"
 )
 
@@ -483,7 +484,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 				continue
 			}
 			e := &batch[order[k]]
-			h := hostOf(e)
+			h := match.Host(e)
 			if len(evs) >= minHostBlock && h != host {
 				break // a block of one host: searches for it take it whole
 			}
@@ -577,7 +578,7 @@ func blockOrder(batch []event.Event) []int32 {
 	for i := range order {
 		order[i] = int32(i)
 		t := nanos(batch[i].Time)
-		keys[i] = key{window: floorDiv(t, hostWindow), time: t, host: hostOf(&batch[i])}
+		keys[i] = key{window: floorDiv(t, hostWindow), time: t, host: match.Host(&batch[i])}
 	}
 	slices.SortStableFunc(order, func(a, b int32) int {
 		ka, kb := &keys[a], &keys[b]

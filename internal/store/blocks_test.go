@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/danang-soc/vigil/event"
+	"github.com/danang-soc/vigil/internal/query/match"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -186,7 +187,7 @@ func TestConvertRowsFromSchema7(t *testing.T) {
 		doc := string(e.AppendJSON(nil))
 		if _, err := db.ExecContext(ctx, `INSERT INTO events (seq, id, time, received, product, category, service, host, doc)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, i+1, e.ID[:], nanos(e.Time), nanos(e.Received),
-			e.Source.Product, e.Source.Category, e.Source.Service, hostOf(e), doc); err != nil {
+			e.Source.Product, e.Source.Category, e.Source.Service, match.Host(e), doc); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -92,7 +92,7 @@ func FuzzNeedles(f *testing.F) {
 			t.Fatalf("%q matches %s, but its needles %+v are not in it", q, doc, needles(node))
 		}
 		var hosts blockHosts
-		hosts.add(hostOf(&e))
+		hosts.add(match.Host(&e))
 		sc := newestScan{hosts: hostSets(node), hostsOnly: hostsOnly(node)}
 		if summary := hosts.summary(); matched && len(summary) > 0 {
 			for _, set := range sc.hosts {

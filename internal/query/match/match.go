@@ -389,7 +389,13 @@ func columnText(e *event.Event, field string) string {
 	case event.KeyService:
 		return e.Source.Service
 	}
-	// host.name: its first value when the event names several.
+	return Host(e)
+}
+
+// Host is the host that a term on host.name compares: the field's first
+// value when the event names several. The store names the hosts of its
+// blocks by it.
+func Host(e *event.Event) string {
 	v, ok := e.Fields.Get(event.FieldHost)
 	if !ok {
 		return ""

@@ -20,7 +20,8 @@ import (
 
 // Events are stored in blocks (migration 8): up to blockSize events, close
 // in time, whose documents (each event as event.AppendJSON writes it) are
-// compressed together in one row of event_blocks, with the range of their
+// compressed together in one row of event_block_data, beside a row of
+// event_blocks with the range of their
 // times. Beside the blocks, event_ids maps every stored event's ID to its
 // seq: it makes writes idempotent and finds an event by ID. The full-text
 // index (text.go) indexes a block's messages and statements as one
@@ -47,7 +48,8 @@ import (
 const blockSize = 128
 
 // minHostBlock is the fewest events after which a block ends where the
-// host changes: a block of one host is taken whole by searches for it.
+// host changes, if it holds one host or the next host has as many events:
+// a block of one host is taken whole by searches for it.
 const minHostBlock = 32
 
 // blockFormat is the first byte of a block's data: the layout below,
@@ -168,7 +170,7 @@ type blockRef struct {
 }
 
 // Reading block data, by first seq.
-const blockDataSQL = `SELECT data FROM event_blocks WHERE first_seq = ?`
+const blockDataSQL = `SELECT data FROM event_block_data WHERE first_seq = ?`
 
 // readBlock returns the events of a block; none if it is gone.
 func readBlock(ctx context.Context, q interface {
@@ -351,9 +353,12 @@ const blockPage = 64
 // events often needs one block.
 func (s *Store) eachBlock(ctx context.Context, sc *newestScan, data bool, fn func(b *blockRow) (bool, error)) error {
 	inline := data && sc.candidates == nil
-	cols := `first_seq, last_seq, min_time, max_time, count, hosts`
+	// CROSS JOIN keeps event_blocks the outer loop, read in the order of
+	// its index.
+	cols, from := `b.first_seq, last_seq, min_time, max_time, count, hosts`, `event_blocks b`
 	if inline {
-		cols += `, data`
+		cols += `, d.data`
+		from += ` CROSS JOIN event_block_data d ON d.first_seq = b.first_seq`
 	}
 	cond, args := `max_time >= ? AND min_time < ?`, []any{sc.lo, sc.hi}
 	if sc.below {
@@ -375,11 +380,11 @@ func (s *Store) eachBlock(ctx context.Context, sc *newestScan, data bool, fn fun
 	for size := 4; ; size = min(2*size, blockPage) {
 		q, qargs := cond, args
 		if after != nil {
-			q += ` AND (max_time, first_seq) < (?, ?)`
+			q += ` AND (max_time, b.first_seq) < (?, ?)`
 			qargs = append(slices.Clone(args), after.maxTime, after.first)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM event_blocks
-			WHERE `+q+` ORDER BY max_time DESC, first_seq DESC LIMIT `+strconv.Itoa(size), qargs...)
+		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
+			WHERE `+q+` ORDER BY max_time DESC, b.first_seq DESC LIMIT `+strconv.Itoa(size), qargs...)
 		if err != nil {
 			return fmt.Errorf("reading events: %w", err)
 		}
@@ -420,7 +425,8 @@ const (
 	insertIDsSQL   = `INSERT OR IGNORE INTO event_ids (id, seq) VALUES `
 	insertIDRow    = "(?,?)"
 	findIDSQL      = `SELECT seq FROM event_ids WHERE id = ?`
-	insertBlockSQL = `INSERT INTO event_blocks (first_seq, last_seq, count, min_time, max_time, max_received, hosts, data) VALUES (?,?,?,?,?,?,?,?)`
+	insertBlockSQL = `INSERT INTO event_blocks (first_seq, last_seq, count, min_time, max_time, max_received, hosts) VALUES (?,?,?,?,?,?,?)`
+	insertDataSQL  = `INSERT INTO event_block_data (first_seq, data) VALUES (?,?)`
 )
 
 // writeBlocks stores the events of batch in order (a permutation of the
@@ -470,23 +476,39 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			}
 		}
 	}
+	// The host of each event in order, and how many events from it on
+	// share it.
+	hostAt, runs := make([]string, len(order)), make([]int, len(order))
+	for k := len(order) - 1; k >= 0; k-- {
+		hostAt[k], runs[k] = match.Host(&batch[order[k]]), 1
+		if k+1 < len(order) && hostAt[k+1] == hostAt[k] {
+			runs[k] += runs[k+1]
+		}
+	}
 	evs := make([]blockEvent, 0, blockSize)
 	var data, scratch, text []byte
 	var hosts blockHosts
-	ins := tx.StmtContext(ctx, s.insBlock)
+	ins, insData := tx.StmtContext(ctx, s.insBlock), tx.StmtContext(ctx, s.insData)
 	for k := 0; k < len(order); {
 		evs = evs[:0]
 		hosts.reset()
 		var maxRecv int64
 		var host string
+		mixed := false
 		for ; k < len(order) && len(evs) < blockSize; k++ {
 			if !isNew[k] {
 				continue
 			}
 			e := &batch[order[k]]
-			h := match.Host(e)
-			if len(evs) >= minHostBlock && h != host {
-				break // a block of one host: searches for it take it whole
+			h := hostAt[k]
+			if len(evs) > 0 && h != host {
+				// A block of one host is taken whole by searches for it: it
+				// ends where its host does, and a long run of a host starts
+				// a block of its own; short runs share blocks.
+				if len(evs) >= minHostBlock && (!mixed || runs[k] >= minHostBlock) {
+					break
+				}
+				mixed = true
 			}
 			host = h
 			evs = append(evs, blockEvent{seq: base + int64(k), time: nanos(e.Time), id: e.ID, doc: []byte(docs[order[k]])})
@@ -502,7 +524,10 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			minT, maxT = min(minT, e.time), max(maxT, e.time)
 		}
 		data, scratch = appendBlockData(data[:0], first, evs, scratch)
-		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, hosts.summary(), data); err != nil {
+		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, hosts.summary()); err != nil {
+			return 0, err
+		}
+		if _, err := insData.ExecContext(ctx, first, data); err != nil {
 			return 0, err
 		}
 		if texts == nil {

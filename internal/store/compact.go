@@ -162,7 +162,8 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 		for _, first := range g.firsts {
 			var data, summary []byte
 			var maxRecv int64
-			if err := s.w.QueryRowContext(ctx, `SELECT data, hosts, max_received FROM event_blocks WHERE first_seq = ?`, first).
+			if err := s.w.QueryRowContext(ctx, `SELECT data, hosts, max_received FROM event_blocks b
+				CROSS JOIN event_block_data d ON d.first_seq = b.first_seq WHERE b.first_seq = ?`, first).
 				Scan(&data, &summary, &maxRecv); err != nil {
 				return 0, 0, false, err
 			}
@@ -217,12 +218,15 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		for i, m := range out {
 			if _, err := tx.ExecContext(ctx, `UPDATE event_blocks SET last_seq = ?, count = ?, min_time = ?, max_time = ?,
-				max_received = ?, hosts = ?, data = ? WHERE first_seq = ?`,
-				m.last, m.count, m.minT, m.maxT, m.maxRecv, m.hosts, m.data, m.first); err != nil {
+				max_received = ?, hosts = ? WHERE first_seq = ?`,
+				m.last, m.count, m.minT, m.maxT, m.maxRecv, m.hosts, m.first); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE event_block_data SET data = ? WHERE first_seq = ?`, m.data, m.first); err != nil {
 				return err
 			}
 			for _, first := range groups[i].firsts[1:] {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM event_blocks WHERE first_seq = ?`, first); err != nil {
+				if err := deleteBlock(ctx, tx, first); err != nil {
 					return err
 				}
 			}

@@ -165,37 +165,40 @@ DROP TRIGGER events_fts_delete;
 DROP TABLE events_fts;
 `,
 	8: `
--- Events in blocks (blocks.go): the documents of up to blockSize events,
--- close in time, compressed together, with the range of their times; the
--- IDs of every stored event, for idempotency and lookups. The events of
--- schema 7, one row each, are moved into blocks by Open (convertRows) and
--- their table dropped.
+-- Events in blocks (blocks.go): up to blockSize events close in time, a
+-- row each with the range of their seqs and times and the hosts they name,
+-- and their documents compressed together in a row of event_block_data,
+-- apart, so that the rows that choose blocks stay small; the IDs of every
+-- stored event, for idempotency and lookups. The events of schema 7, one
+-- row each, are moved into blocks by Open (convertRows) and their table
+-- dropped.
 ALTER TABLE events RENAME TO events_v7;
 CREATE TABLE event_blocks (
-	first_seq INTEGER PRIMARY KEY,
-	last_seq  INTEGER NOT NULL,
-	count     INTEGER NOT NULL,
-	min_time  INTEGER NOT NULL,
-	max_time  INTEGER NOT NULL,
+	first_seq    INTEGER PRIMARY KEY,
+	last_seq     INTEGER NOT NULL,
+	count        INTEGER NOT NULL,
+	min_time     INTEGER NOT NULL,
+	max_time     INTEGER NOT NULL,
 	-- the latest arrival, for retention: a block goes when its events are
 	-- both stamped and received before the cutoff.
 	max_received INTEGER NOT NULL,
-	data      BLOB    NOT NULL
+	-- each host, ASCII lower-case, followed by a NUL; empty: not known
+	-- (blockHosts).
+	hosts        BLOB    NOT NULL
 );
 -- Newest-first searches read blocks by their newest event; the index holds
 -- what deciding on a block needs.
 CREATE INDEX event_blocks_time ON event_blocks (max_time, first_seq, min_time, last_seq);
 -- Retention walks blocks by their oldest event.
 CREATE INDEX event_blocks_min_time ON event_blocks (min_time, first_seq);
+CREATE TABLE event_block_data (
+	first_seq INTEGER PRIMARY KEY,
+	data      BLOB    NOT NULL
+);
 CREATE TABLE event_ids (
 	id  BLOB    PRIMARY KEY,
 	seq INTEGER NOT NULL
 ) WITHOUT ROWID;
-`,
-	9: `
--- The hosts of a block's events (blocks.go, blockHosts): a search for a
--- host reads only the blocks that hold it. Empty for a block written before.
-ALTER TABLE event_blocks ADD COLUMN hosts BLOB NOT NULL DEFAULT x'';
 `,
 }
 

@@ -160,11 +160,12 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 		const page = pruneBatch/blockSize + 1
 		cond, args := ps.order+` < ?`, []any{ps.until}
 		if ps.started {
-			cond += ` AND (` + ps.order + `, first_seq) > (?, ?)`
+			cond += ` AND (` + ps.order + `, b.first_seq) > (?, ?)`
 			args = append(args, ps.after[0], ps.after[1])
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT first_seq, `+ps.order+`, max_received, data FROM event_blocks WHERE `+cond+`
-			ORDER BY `+ps.order+`, first_seq LIMIT `+fmt.Sprint(page), args...)
+		rows, err := tx.QueryContext(ctx, `SELECT b.first_seq, `+ps.order+`, max_received, data FROM event_blocks b
+			CROSS JOIN event_block_data d ON d.first_seq = b.first_seq WHERE `+cond+`
+			ORDER BY `+ps.order+`, b.first_seq LIMIT `+fmt.Sprint(page), args...)
 		if err != nil {
 			return err
 		}
@@ -216,7 +217,7 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 			}
 			del = strconv.AppendInt(del, b.first, 10)
 			if len(keep) == 0 {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM event_blocks WHERE first_seq = ?`, b.first); err != nil {
+				if err := deleteBlock(ctx, tx, b.first); err != nil {
 					return err
 				}
 				continue
@@ -226,8 +227,11 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 				minT, maxT = min(minT, e.time), max(maxT, e.time)
 			}
 			data, scratch = appendBlockData(data[:0], b.first, keep, scratch)
-			if _, err := tx.ExecContext(ctx, `UPDATE event_blocks SET last_seq = ?, count = ?, min_time = ?, max_time = ?, data = ?
-				WHERE first_seq = ?`, keep[len(keep)-1].seq, len(keep), minT, maxT, data, b.first); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE event_blocks SET last_seq = ?, count = ?, min_time = ?, max_time = ?
+				WHERE first_seq = ?`, keep[len(keep)-1].seq, len(keep), minT, maxT, b.first); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE event_block_data SET data = ? WHERE first_seq = ?`, data, b.first); err != nil {
 				return err
 			}
 			text, err := blockText(nil, b.first, keep)
@@ -337,6 +341,16 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 func (s *Store) optimize(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, `PRAGMA optimize`); err != nil {
 		return fmt.Errorf("optimizing: %w", err)
+	}
+	return nil
+}
+
+// deleteBlock deletes a block's row and its data.
+func deleteBlock(ctx context.Context, tx *sql.Tx, first int64) error {
+	for _, q := range []string{`DELETE FROM event_blocks WHERE first_seq = ?`, `DELETE FROM event_block_data WHERE first_seq = ?`} {
+		if _, err := tx.ExecContext(ctx, q, first); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -168,7 +168,7 @@ type Store struct {
 	stop   context.CancelFunc
 	ckDone chan struct{}
 
-	insIDs, findID, insBlock, insFTS *sql.Stmt
+	insIDs, findID, insBlock, insData, insFTS *sql.Stmt
 }
 
 // Open opens or creates the database at cfg.Path and applies pending schema
@@ -336,6 +336,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.insBlock, err = s.w.PrepareContext(ctx, insertBlockSQL); err != nil {
 		return fmt.Errorf("preparing event insert: %w", err)
 	}
+	if s.insData, err = s.w.PrepareContext(ctx, insertDataSQL); err != nil {
+		return fmt.Errorf("preparing event insert: %w", err)
+	}
 	if s.insFTS, err = s.t.PrepareContext(ctx, insertFTSSQL); err != nil {
 		return fmt.Errorf("preparing full-text insert: %w", err)
 	}
@@ -352,7 +355,7 @@ func (s *Store) Close() error {
 	if s.ck != nil {
 		errs = append(errs, s.ck.Close())
 	}
-	for _, st := range []*sql.Stmt{s.insIDs, s.findID, s.insBlock, s.insFTS} {
+	for _, st := range []*sql.Stmt{s.insIDs, s.findID, s.insBlock, s.insData, s.insFTS} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -119,7 +119,8 @@ func (s *Store) openText(ctx context.Context) (indexed int64, err error) {
 func (s *Store) catchUpText(ctx context.Context, from int64) (int64, error) {
 	const page = 100 // blocks
 	for logged := false; ; {
-		rows, err := s.w.QueryContext(ctx, `SELECT first_seq, last_seq, data FROM event_blocks WHERE first_seq > ? ORDER BY first_seq LIMIT ?`, from, page)
+		rows, err := s.w.QueryContext(ctx, `SELECT b.first_seq, last_seq, data FROM event_blocks b CROSS JOIN event_block_data d ON d.first_seq = b.first_seq
+			WHERE b.first_seq > ? ORDER BY b.first_seq LIMIT ?`, from, page)
 		if err != nil {
 			return from, fmt.Errorf("indexing stored text: %w", err)
 		}

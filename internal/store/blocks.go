@@ -20,27 +20,29 @@ import (
 
 // Events are stored in blocks (migration 8): up to blockSize events, close
 // in time, whose documents (each event as event.AppendJSON writes it) are
-// compressed together in one row of event_block_data, beside a row of
-// event_blocks with the range of their
-// times. Beside the blocks, event_ids maps every stored event's ID to its
+// compressed together in a row of event_block_data, beside a small row of
+// event_blocks with the range of their seqs and times and the hosts they
+// name. Beside the blocks, event_ids maps every stored event's ID to its
 // seq: it makes writes idempotent and finds an event by ID. The full-text
 // index (text.go) indexes a block's messages and statements as one
 // document, whose rowid is the block's first seq.
 //
-// A block costs SQLite one row, one index entry and one full-text document
-// for many events, where a row per event cost a row, three index entries and
-// a full-text document each: writing is about three times cheaper, which is
-// what lets one machine take 100,000 events a second. The price is paid by
-// searches, which read whole blocks and test each event with the compiled
-// query (internal/query/match): block times and the full-text index choose
-// the blocks to read, the matcher decides.
+// A block costs SQLite two rows, a few index entries and one full-text
+// document for many events, where a row per event cost a row, three index
+// entries and a full-text document each: writing is about three times
+// cheaper, which is what lets one machine take 100,000 events a second.
+// The price is paid by searches, which read whole blocks and test each
+// event with the compiled query (internal/query/match): block times, hosts
+// and the full-text index choose the blocks to read (events.go), needles
+// skip events undecoded (needles.go), the matcher decides.
 //
 // Seqs are given in order of writing: a block holds seqs first_seq to
-// last_seq, not all of them (a duplicate keeps none). Within a batch,
-// events are ordered by minute, host and time before they are cut into
-// blocks (blockOrder), so that a block holds few hosts (named in its row:
-// a search for a host reads only the blocks that hold it) over a short
-// time (a newest-first search reads few blocks ahead of what it returns).
+// last_seq, not all of them (a duplicate keeps none), and no other block
+// holds seqs in that range. Within a batch, events are ordered by minute,
+// host and time before they are cut into blocks (blockOrder), so that a
+// block holds few hosts (a search for a host reads only the blocks that
+// hold it) over a short time (a newest-first search reads few blocks ahead
+// of what it returns). Prune merges small blocks (compact.go).
 
 // blockSize is the most events one block holds: large enough that the
 // per-row costs vanish and the documents compress well, small enough that
@@ -63,9 +65,14 @@ const minHostBlock = 32
 // time 0.
 const blockFormat = 1
 
+// blockBytes ends a block whose documents reach it: large events make
+// small blocks, and a block is decoded whole.
+const blockBytes = 8 << 20
+
 // maxBlockData bounds the decoded size of one block, against a corrupt
-// length: blockSize documents of MaxEventBytes each would be far less.
-const maxBlockData = 256 << 20
+// length: a block holds at most blockBytes of documents and one more
+// event (ingest takes events of up to 4 MiB).
+const maxBlockData = 64 << 20
 
 // blockEvent is one event of a block: its place, ID and document.
 type blockEvent struct {
@@ -494,8 +501,8 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 		hosts.reset()
 		var maxRecv int64
 		var host string
-		mixed := false
-		for ; k < len(order) && len(evs) < blockSize; k++ {
+		mixed, size := false, 0
+		for ; k < len(order) && len(evs) < blockSize && size < blockBytes; k++ {
 			if !isNew[k] {
 				continue
 			}
@@ -512,6 +519,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			}
 			host = h
 			evs = append(evs, blockEvent{seq: base + int64(k), time: nanos(e.Time), id: e.ID, doc: []byte(docs[order[k]])})
+			size += len(docs[order[k]])
 			maxRecv = max(maxRecv, nanos(e.Received))
 			hosts.add(h)
 		}

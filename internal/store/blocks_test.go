@@ -3,15 +3,18 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/query/match"
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/s2"
 )
 
 // randomBlock makes n block events with the given first seq, seqs with
@@ -525,4 +528,58 @@ func testCompactSmallBlocks(t *testing.T, maxBlocks int) {
 		prev = last
 	}
 	rows.Close()
+}
+
+// TestLargeEvents: events of megabytes make small blocks, written and
+// merged, so that a block never grows past what decoding takes.
+func TestLargeEvents(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	big := func(i int) event.Event {
+		e := mkEvent(t0.Add(time.Duration(i)*time.Second), pg, "host.name", "db01")
+		msg := []byte(strings.Repeat(fmt.Sprintf("word%d ", i), 3<<20/7))
+		e.Fields.Set("message", event.String(string(msg)))
+		return e
+	}
+	var batch []event.Event
+	for i := range 6 {
+		batch = append(batch, big(i))
+	}
+	if _, err := s.WriteEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := 6; i < 12; i++ { // one a batch: blocks to merge
+		if _, err := s.WriteEvents(ctx, []event.Event{big(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Prune(ctx, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT first_seq, data FROM event_block_data`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	for rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s2.DecodedLen(data[1:])
+		if err != nil || n > blockBytes+4<<20 {
+			t.Errorf("block %d decodes to %d bytes (%v)", first, n, err)
+		}
+		blocks++
+	}
+	rows.Close()
+	if blocks < 4 {
+		t.Errorf("%d blocks for 36 MiB of events", blocks)
+	}
+	for q, want := range map[string]int{"": 12, "word3": 1, "word11": 1} {
+		if got := found(t, s, q); got != want {
+			t.Errorf("Events(%q) found %d, want %d", q, got, want)
+		}
+	}
 }

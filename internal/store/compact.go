@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -147,18 +148,22 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 	if len(groups) == 0 {
 		return 0, next, done, nil
 	}
+	// The blocks of each group are merged in order, into as many blocks as
+	// blockBytes of documents take.
 	type merged struct {
-		first, last, minT, maxT, maxRecv int64
-		count                            int
-		hosts, data, text                []byte
+		firsts           []int64 // the blocks merged; the first keeps its row
+		evs              []blockEvent
+		size             int
+		maxRecv          int64
+		hosts            blockHosts
+		unknown          bool // a block's hosts were not known
+		last, minT, maxT int64
+		summary, data    []byte
+		text             []byte
 	}
-	out := make([]merged, 0, len(groups))
-	var scratch []byte
+	var out []*merged
 	for _, g := range groups {
-		var m merged
-		var evs []blockEvent
-		var hosts blockHosts
-		known := true
+		var m *merged
 		for _, first := range g.firsts {
 			var data, summary []byte
 			var maxRecv int64
@@ -167,38 +172,51 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 				Scan(&data, &summary, &maxRecv); err != nil {
 				return 0, 0, false, err
 			}
-			bevs, _, err := decodeBlock(first, data, nil)
+			evs, _, err := decodeBlock(first, data, nil)
 			if err != nil {
 				return 0, 0, false, err
 			}
-			evs = append(evs, bevs...)
-			m.maxRecv = max(m.maxRecv, maxRecv)
-			if len(summary) == 0 {
-				known = false
+			size := 0
+			for _, e := range evs {
+				size += len(e.doc)
 			}
+			if m == nil || m.size+size > blockBytes {
+				m = &merged{}
+				out = append(out, m)
+			}
+			m.firsts = append(m.firsts, first)
+			m.evs, m.size = append(m.evs, evs...), m.size+size
+			m.maxRecv = max(m.maxRecv, maxRecv)
+			m.unknown = m.unknown || len(summary) == 0
 			for rest := summary; len(rest) > 0; {
 				i := indexNUL(rest)
-				hosts.add(string(rest[:i]))
+				m.hosts.add(string(rest[:i]))
 				rest = rest[i+1:]
 			}
 		}
-		m.first, m.last, m.count = evs[0].seq, evs[len(evs)-1].seq, len(evs)
-		m.minT, m.maxT = evs[0].time, evs[0].time
-		for _, e := range evs[1:] {
+	}
+	out = slices.DeleteFunc(out, func(m *merged) bool { return len(m.firsts) < 2 })
+	if len(out) == 0 {
+		return 0, next, done, nil
+	}
+	var scratch []byte
+	for _, m := range out {
+		first := m.firsts[0]
+		m.last = m.evs[len(m.evs)-1].seq
+		m.minT, m.maxT = m.evs[0].time, m.evs[0].time
+		for _, e := range m.evs[1:] {
 			m.minT, m.maxT = min(m.minT, e.time), max(m.maxT, e.time)
 		}
-		if known {
-			m.hosts = hosts.summary()
-		} else {
-			m.hosts = []byte{}
+		m.summary = []byte{}
+		if !m.unknown {
+			m.summary = m.hosts.summary()
 		}
-		m.data, scratch = appendBlockData(nil, m.first, evs, scratch)
-		text, err := blockText(nil, m.first, evs)
+		m.data, scratch = appendBlockData(nil, first, m.evs, scratch)
+		text, err := blockText(nil, first, m.evs)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		m.text = closeText(text)
-		out = append(out, m)
 	}
 	// The merged text first: it holds every word of the first block.
 	texts := make([][]byte, 0, len(out))
@@ -207,7 +225,7 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 		if len(del) > 1 {
 			del = append(del, ',')
 		}
-		del = strconv.AppendInt(del, m.first, 10)
+		del = strconv.AppendInt(del, m.firsts[0], 10)
 		if m.text != nil {
 			texts = append(texts, m.text)
 		}
@@ -216,16 +234,16 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 		return 0, 0, false, err
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		for i, m := range out {
+		for _, m := range out {
 			if _, err := tx.ExecContext(ctx, `UPDATE event_blocks SET last_seq = ?, count = ?, min_time = ?, max_time = ?,
 				max_received = ?, hosts = ? WHERE first_seq = ?`,
-				m.last, m.count, m.minT, m.maxT, m.maxRecv, m.hosts, m.first); err != nil {
+				m.last, len(m.evs), m.minT, m.maxT, m.maxRecv, m.summary, m.firsts[0]); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE event_block_data SET data = ? WHERE first_seq = ?`, m.data, m.first); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE event_block_data SET data = ? WHERE first_seq = ?`, m.data, m.firsts[0]); err != nil {
 				return err
 			}
-			for _, first := range groups[i].firsts[1:] {
+			for _, first := range m.firsts[1:] {
 				if err := deleteBlock(ctx, tx, first); err != nil {
 					return err
 				}
@@ -238,8 +256,8 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 	}
 	// Then the text of the blocks that are gone.
 	del = append(del[:0], '[')
-	for _, g := range groups {
-		for _, first := range g.firsts[1:] {
+	for _, m := range out {
+		for _, first := range m.firsts[1:] {
 			if len(del) > 1 {
 				del = append(del, ',')
 			}

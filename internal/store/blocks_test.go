@@ -583,3 +583,20 @@ func TestLargeEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactKeepsArrivalsApart: small blocks that arrived hours apart are
+// not merged, so that retention, which goes by a block's latest arrival,
+// keeps none of their events much longer.
+func TestCompactKeepsArrivalsApart(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	for i := range 4 {
+		evs := dbEvents(uint64(70+i), 3, t0.Add(time.Duration(i)*2*time.Hour), time.Second)
+		if _, err := s.WriteEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := s.Prune(ctx, t0.Add(24*time.Hour)); err != nil || st.Compacted != 0 {
+		t.Errorf("Prune = %+v, %v; want nothing compacted", st, err)
+	}
+}

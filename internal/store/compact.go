@@ -79,6 +79,10 @@ func (s *Store) compact(ctx context.Context, now time.Time) (removed int64, err 
 type compactGroup struct {
 	firsts []int64
 	count  int
+	// recv is the latest arrival of the first block: blocks that arrived
+	// more than compactAge apart are not merged, so that retention, which
+	// goes by a block's latest arrival, keeps none much longer.
+	recv int64
 }
 
 // compactPage merges the runs among the blocks after first seq after,
@@ -119,10 +123,13 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 			pageFirst = first
 		}
 		next = first
-		if count >= smallBlock || cur.count+count > blockSize {
+		if count >= smallBlock || cur.count+count > blockSize || len(cur.firsts) > 0 && abs(recv-cur.recv) > int64(compactAge) {
 			flush()
 		}
 		if count < smallBlock {
+			if len(cur.firsts) == 0 {
+				cur.recv = recv
+			}
 			cur.firsts = append(cur.firsts, first)
 			cur.count += count
 		}
@@ -269,6 +276,13 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 		return 0, 0, false, err
 	}
 	return removed, next, done, nil
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // indexNUL is the index of the first NUL in b, which holds one.

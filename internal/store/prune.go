@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/danang-soc/vigil/event"
 	"math"
 	"slices"
 	"strconv"
@@ -38,18 +37,20 @@ const protectedSQL = `SELECT ei.seq FROM event_ids ei WHERE ei.id IN (SELECT ae.
 	JOIN alert_events ae ON ae.alert_id = ia.alert_id
 	WHERE i.status IN ('new', 'acknowledged', 'investigating')) ORDER BY ei.seq`
 
-// Prune deletes the events that were both stamped and received before
-// now - Retention, then, while the database is larger than MaxBytes, the
+// Prune deletes the events stamped before now - Retention in blocks whose
+// events were all received before it (a block holds what arrived together,
+// within seconds), then, while the database is larger than MaxBytes, the
 // oldest events, merges small blocks (compact.go), and gives the freed
-// pages back to the file system. Alerts
-// and incidents are kept, and so are the events of open incidents. The
-// server calls it periodically; it works in short transactions and stops
-// early when ctx ends.
+// pages back to the file system. Alerts and incidents are kept, and so are
+// the events of open incidents. The server calls it periodically; it works
+// in short transactions and stops early when ctx ends.
 func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 	var st PruneStats
 	cutoff := nanos(now.Add(-s.cfg.Retention))
-	// Blocks that may hold expired events, oldest first; an event whose
-	// block is younger goes, its block rewritten without it.
+	// Blocks that may hold expired events, oldest first; an expired event
+	// of a block that keeps others goes, its block rewritten without it.
+	// Blocks received since the cutoff are not read: logs of past years
+	// loaded today are kept a retention from today.
 	ps := pruneScan{order: "min_time", until: cutoff, cutoff: cutoff}
 	for {
 		n, more, err := s.deleteEvents(ctx, &ps)
@@ -129,8 +130,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 type pruneScan struct {
 	order string // "min_time" (retention) or "max_time" (the disk budget)
 	until int64  // the walk ends at blocks whose order time is not below it
-	// cutoff, when not 0, deletes only the events both stamped and received
-	// before it; else every event goes.
+	// cutoff, when not 0, deletes only the events stamped before it in
+	// blocks received before it, and only such blocks are read; else every
+	// event goes.
 	cutoff int64
 	// after is the (time, first_seq) of the last block read.
 	after   [2]int64
@@ -153,17 +155,21 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 			return err
 		}
 		type block struct {
-			first, maxRecv int64
-			data           []byte
+			first int64
+			data  []byte
 		}
 		var blocks []block
 		const page = pruneBatch/blockSize + 1
 		cond, args := ps.order+` < ?`, []any{ps.until}
+		if ps.cutoff != 0 {
+			cond += ` AND max_received < ?`
+			args = append(args, ps.cutoff)
+		}
 		if ps.started {
 			cond += ` AND (` + ps.order + `, b.first_seq) > (?, ?)`
 			args = append(args, ps.after[0], ps.after[1])
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT b.first_seq, `+ps.order+`, max_received, data FROM event_blocks b
+		rows, err := tx.QueryContext(ctx, `SELECT b.first_seq, `+ps.order+`, data FROM event_blocks b
 			CROSS JOIN event_block_data d ON d.first_seq = b.first_seq WHERE `+cond+`
 			ORDER BY `+ps.order+`, b.first_seq LIMIT `+fmt.Sprint(page), args...)
 		if err != nil {
@@ -171,7 +177,7 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 		}
 		for rows.Next() {
 			var b block
-			if err := rows.Scan(&b.first, &ps.after[0], &b.maxRecv, &b.data); err != nil {
+			if err := rows.Scan(&b.first, &ps.after[0], &b.data); err != nil {
 				rows.Close()
 				return err
 			}
@@ -196,11 +202,7 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 			}
 			var keep []blockEvent
 			for _, e := range evs {
-				gone, err := ps.expired(&e, b.maxRecv)
-				if err != nil {
-					return err
-				}
-				if _, ok := slices.BinarySearch(protected, e.seq); ok || !gone {
+				if _, ok := slices.BinarySearch(protected, e.seq); ok || !ps.expired(&e) {
 					keep = append(keep, e)
 					continue
 				}
@@ -250,22 +252,9 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 	return n, more, s.writeText(ctx, textBatch{delete: append(del, ']'), texts: texts})
 }
 
-// expired reports whether an event of a block whose latest arrival is
-// maxRecv goes.
-func (ps *pruneScan) expired(e *blockEvent, maxRecv int64) (bool, error) {
-	switch {
-	case ps.cutoff == 0:
-		return true, nil
-	case e.time >= ps.cutoff:
-		return false, nil
-	case maxRecv < ps.cutoff:
-		return true, nil
-	}
-	ev, err := event.DecodeJSON(e.doc)
-	if err != nil {
-		return false, fmt.Errorf("decoding stored event %d: %w", e.seq, err)
-	}
-	return nanos(ev.Received) < ps.cutoff, nil
+// expired reports whether an event of a block the scan read goes.
+func (ps *pruneScan) expired(e *blockEvent) bool {
+	return ps.cutoff == 0 || e.time < ps.cutoff
 }
 
 // querySeqs returns the seqs a query selects, in its order.

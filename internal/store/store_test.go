@@ -198,8 +198,11 @@ func TestPruneRetention(t *testing.T) {
 	late := mkEvent(t0.Add(-400*day), pg, "host.name", "db01", "message", "old stamp, received late")
 	late.Received = t0.Add(-day)
 	young := mkEvent(t0.Add(-300*day), pg, "host.name", "db01", "message", "within retention")
-	if _, err := s.WriteEvents(ctx, []event.Event{old, kept, late, young}); err != nil {
-		t.Fatal(err)
+	// Each in the batch it arrived in: a block holds what arrived together.
+	for _, batch := range [][]event.Event{{old, kept}, {young}, {late}} {
+		if _, err := s.WriteEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a := mkAlert("r", event.LevelHigh, kept)
 	if _, err := s.WriteAlerts(ctx, []event.Alert{a}); err != nil {

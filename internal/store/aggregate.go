@@ -231,60 +231,11 @@ func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *bl
 	})
 }
 
-// isSourceKey reports whether a document key is part of the log source.
-func isSourceKey(k string) bool {
-	return k == event.KeyProduct || k == event.KeyCategory || k == event.KeyService
-}
-
 // isFleetKey reports whether a document key is one the fleet list reads.
 func isFleetKey(k string) bool {
 	return isSourceKey(k) || k == event.FieldHost || k == event.KeyTime || k == event.KeyReceived
 }
 
-// sourceKey names a log source as the console shows it:
-// product/category/service, empty parts left out.
-func sourceKey(product, category, service string) string {
-	parts := make([]string, 0, 3)
-	for _, p := range []string{product, category, service} {
-		if p != "" {
-			parts = append(parts, p)
-		}
-	}
-	return strings.Join(parts, "/")
-}
-
-// EventRate counts events per bucket of sp by log source (product,
-// category, service), by event time.
-func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
-	h := Histogram{Span: sp}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-	defer cancel()
-	byKey := map[string][]int64{}
-	sc := newestScan{lo: sp.From.UnixNano(), hi: sp.To.UnixNano()}
-	err := s.spanEvents(ctx, &sc, nil, func(e *blockEvent) error {
-		b := sp.bucket(e.time)
-		if b < 0 {
-			return nil
-		}
-		ev, err := event.DecodeJSONKeys(e.doc, isSourceKey)
-		if err != nil {
-			return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
-		}
-		k := sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
-		c := byKey[k]
-		if c == nil {
-			c = make([]int64, sp.Buckets)
-			byKey[k] = c
-		}
-		c[b]++
-		return nil
-	})
-	if err != nil {
-		return h, fmt.Errorf("counting events by source: %w", err)
-	}
-	h.setSeries(byKey)
-	return h, nil
-}
 
 // AlertRate counts alerts per bucket of sp by level (the level's name),
 // most severe first.

@@ -418,3 +418,58 @@ func TestFieldValues(t *testing.T) {
 		}
 	}
 }
+
+// TestEventRateRollup: rates read from event_rates count what the events
+// count: redelivered events once, deleted events no more, and the part of
+// the last second before To from the events themselves.
+func TestEventRateRollup(t *testing.T) {
+	s := openTest(t, Config{})
+	ctx := context.Background()
+	sources := []event.LogSource{pg, {Product: "mysql", Category: "database"}, {Product: "linux", Service: "sshd"}}
+	evs := dbEvents(81, 3000, t0, 1234*time.Millisecond)
+	for i := range evs {
+		evs[i].Source = sources[i%3]
+	}
+	day := 24 * time.Hour
+	old := dbEvents(82, 500, t0.Add(-400*day), time.Second)
+	for _, batch := range [][]event.Event{old, evs[:2000], evs[1000:], evs[:10]} { // redeliveries among them
+		if _, err := s.WriteEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := s.Prune(ctx, t0); err != nil || st.Expired != 500 {
+		t.Fatalf("Prune = %+v, %v", st, err)
+	}
+	check := func(sp Span) {
+		t.Helper()
+		want := map[string][]int64{}
+		for _, e := range evs {
+			if b := sp.bucket(nanos(e.Time)); b >= 0 && e.Time.Before(sp.To) {
+				k := sourceKey(e.Source.Product, e.Source.Category, e.Source.Service)
+				if want[k] == nil {
+					want[k] = make([]int64, sp.Buckets)
+				}
+				want[k][b]++
+			}
+		}
+		h, err := s.EventRate(ctx, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]int64{}
+		for _, sr := range h.Series {
+			got[sr.Key] = sr.Counts
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("EventRate(%v to %v by %v) (-want +got):\n%s", sp.From, sp.To, sp.Step, diff)
+		}
+	}
+	for _, sp := range []Span{
+		{From: t0, To: t0.Add(time.Hour), Step: time.Minute, Buckets: 60},
+		{From: t0.Add(10 * time.Minute), To: t0.Add(30*time.Minute + 500*time.Millisecond), Step: 10 * time.Second, Buckets: 121},
+		{From: t0.Add(1500 * time.Millisecond), To: t0.Add(20 * time.Minute), Step: 7 * time.Second, Buckets: 172}, // counted from the events
+		{From: t0.Add(-400 * day), To: t0.Add(-399 * day), Step: time.Hour, Buckets: 24},                          // pruned
+	} {
+		check(sp)
+	}
+}

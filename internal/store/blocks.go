@@ -492,6 +492,15 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			runs[k] += runs[k+1]
 		}
 	}
+	var rates rateCounts
+	for k := range order {
+		if isNew[k] {
+			rates.add(&batch[order[k]], 1)
+		}
+	}
+	if err := rates.write(ctx, tx); err != nil {
+		return 0, err
+	}
 	evs := make([]blockEvent, 0, blockSize)
 	var data, scratch, text []byte
 	var hosts blockHosts

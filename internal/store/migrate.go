@@ -199,6 +199,13 @@ CREATE TABLE event_ids (
 	id  BLOB    PRIMARY KEY,
 	seq INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Stored events by second of their time and log source (rates.go).
+CREATE TABLE event_rates (
+	second INTEGER NOT NULL,
+	source TEXT    NOT NULL,
+	n      INTEGER NOT NULL,
+	PRIMARY KEY (second, source)
+) WITHOUT ROWID;
 `,
 }
 

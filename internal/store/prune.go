@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/danang-soc/vigil/event"
 	"math"
 	"slices"
 	"strconv"
@@ -195,6 +196,7 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 		}
 		defer delID.Close()
 		var data, scratch []byte
+		var rates rateCounts
 		for _, b := range blocks {
 			evs, _, err := decodeBlock(b.first, b.data, nil)
 			if err != nil {
@@ -209,6 +211,12 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 				if _, err := delID.ExecContext(ctx, e.id[:]); err != nil {
 					return err
 				}
+				ev, err := event.DecodeJSONKeys(e.doc, isSourceKey)
+				if err != nil {
+					return fmt.Errorf("decoding stored event %d: %w", e.seq, err)
+				}
+				ev.Time = time.Unix(0, e.time)
+				rates.add(&ev, -1)
 				n++
 			}
 			if len(keep) == len(evs) {
@@ -244,7 +252,7 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 				texts = append(texts, closeText(text))
 			}
 		}
-		return nil
+		return rates.write(ctx, tx)
 	})
 	if err != nil || len(del) == 1 {
 		return n, more, err

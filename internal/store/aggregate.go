@@ -236,7 +236,6 @@ func isFleetKey(k string) bool {
 	return isSourceKey(k) || k == event.FieldHost || k == event.KeyTime || k == event.KeyReceived
 }
 
-
 // AlertRate counts alerts per bucket of sp by level (the level's name),
 // most severe first.
 func (s *Store) AlertRate(ctx context.Context, sp Span) (Histogram, error) {

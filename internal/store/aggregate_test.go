@@ -468,7 +468,7 @@ func TestEventRateRollup(t *testing.T) {
 		{From: t0, To: t0.Add(time.Hour), Step: time.Minute, Buckets: 60},
 		{From: t0.Add(10 * time.Minute), To: t0.Add(30*time.Minute + 500*time.Millisecond), Step: 10 * time.Second, Buckets: 121},
 		{From: t0.Add(1500 * time.Millisecond), To: t0.Add(20 * time.Minute), Step: 7 * time.Second, Buckets: 172}, // counted from the events
-		{From: t0.Add(-400 * day), To: t0.Add(-399 * day), Step: time.Hour, Buckets: 24},                          // pruned
+		{From: t0.Add(-400 * day), To: t0.Add(-399 * day), Step: time.Hour, Buckets: 24},                           // pruned
 	} {
 		check(sp)
 	}

@@ -146,10 +146,19 @@ func (h *Histogram) setSeries(byKey map[string][]int64) {
 // one series, keyed "". q.From and q.To narrow the span; the cursor and
 // limit are ignored. It is bounded by Config.QueryTimeout.
 func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogram, error) {
-	h := Histogram{Span: sp}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	sr, err := s.compile(ctx, q, sp.From, sp.To)
+	var h Histogram
+	err := s.snapshot(ctx, func(rd reader) (err error) {
+		h, err = s.eventHistogram(ctx, rd, q, sp)
+		return err
+	})
+	return h, err
+}
+
+func (s *Store) eventHistogram(ctx context.Context, rd reader, q string, sp Span) (Histogram, error) {
+	h := Histogram{Span: sp}
+	sr, err := s.compile(ctx, rd, q, sp.From, sp.To)
 	if err != nil {
 		return h, err
 	}
@@ -171,7 +180,7 @@ func (s *Store) EventHistogram(ctx context.Context, q string, sp Span) (Histogra
 			return true
 		}
 	}
-	err = s.spanEvents(ctx, &sr.scan, whole, func(e *blockEvent) error {
+	err = spanEvents(ctx, &sr.scan, whole, func(e *blockEvent) error {
 		if ok, err := sr.matches(e); err != nil || !ok {
 			return err
 		}
@@ -208,14 +217,14 @@ func (sp Span) bucket(t int64) int {
 // its candidate blocks, in no order. whole, when not nil, is asked first
 // about each block (its row: time range and count), and may take the block
 // whole, which is then not read.
-func (s *Store) spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRow) bool,
+func spanEvents(ctx context.Context, sc *newestScan, whole func(b *blockRow) bool,
 	fn func(e *blockEvent) error) error {
 	// Blocks taken whole are not read: their data is fetched for the others.
-	return s.eachBlock(ctx, sc, whole == nil, func(b *blockRow) (bool, error) {
+	return sc.eachBlock(ctx, whole == nil, func(b *blockRow) (bool, error) {
 		if whole != nil && whole(b) {
 			return true, nil
 		}
-		evs, err := sc.read(ctx, s, b, true)
+		evs, err := sc.read(ctx, b, true)
 		if err != nil {
 			return false, err
 		}
@@ -438,72 +447,28 @@ func (s *Store) fleetState(ctx context.Context, q interface {
 // moves the mark. The events are counted on a reader; the write applies
 // the counts only if no other call moved the mark meanwhile.
 func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
-	st, err := s.fleetState(ctx, s.r)
-	if err != nil {
-		return st, false, fmt.Errorf("folding log sources: %w", err)
-	}
+	var st fleetState
 	var top int64
-	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM event_blocks`).Scan(&top); err != nil {
+	mark, upto := int64(0), int64(0)
+	err := s.snapshot(ctx, func(rd reader) (err error) {
+		if st, err = s.fleetState(ctx, rd); err != nil {
+			return err
+		}
+		mark, upto = st.Mark, st.Mark
+		if err := rd.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM event_blocks`).Scan(&top); err != nil {
+			return err
+		}
+		if top <= st.Mark {
+			return nil
+		}
+		upto, err = st.fold(ctx, rd)
+		return err
+	})
+	if err != nil {
 		return st, false, fmt.Errorf("folding log sources: %w", err)
 	}
 	if top <= st.Mark {
 		return st, true, nil
-	}
-	// Hosts and sources compare without case, as searches do.
-	index := make(map[string]int, len(st.Sources))
-	for i, f := range st.Sources {
-		index[strings.ToLower(f.Host+"\x00"+f.Source)] = i
-	}
-	mark, upto := st.Mark, st.Mark
-	rows, err := s.r.QueryContext(ctx, `SELECT first_seq, last_seq FROM event_blocks WHERE first_seq > ? ORDER BY first_seq LIMIT ?`,
-		st.Mark, max(foldChunk/blockSize, 1))
-	if err != nil {
-		return st, false, fmt.Errorf("folding log sources: %w", err)
-	}
-	var firsts []int64
-	for rows.Next() {
-		var first int64
-		if err := rows.Scan(&first, &upto); err != nil {
-			rows.Close()
-			return st, false, fmt.Errorf("folding log sources: %w", err)
-		}
-		firsts = append(firsts, first)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, false, fmt.Errorf("folding log sources: %w", err)
-	}
-	var buf []byte
-	for _, first := range firsts {
-		var evs []blockEvent
-		if evs, buf, err = readBlock(ctx, s.r, first, buf); err != nil {
-			return st, false, fmt.Errorf("folding log sources: %w", err)
-		}
-		for i := range evs {
-			ev, err := event.DecodeJSONKeys(evs[i].doc, isFleetKey)
-			if err != nil {
-				return st, false, fmt.Errorf("folding log sources: event %d: %w", evs[i].seq, err)
-			}
-			host, src := match.Host(&ev), sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
-			k := strings.ToLower(host + "\x00" + src)
-			j, ok := index[k]
-			if !ok {
-				st.Sources = append(st.Sources, SourceSeen{Host: host, Source: src, First: ev.Received})
-				j = len(st.Sources) - 1
-				index[k] = j
-			}
-			f := &st.Sources[j]
-			f.Events++
-			if ev.Received.Before(f.First) {
-				f.First = ev.Received
-			}
-			if ev.Time.After(f.Last) {
-				f.Last = ev.Time
-			}
-			if ev.Received.After(f.Received) {
-				f.Received = ev.Received
-			}
-		}
 	}
 	sort.Slice(st.Sources, func(i, j int) bool {
 		a, b := st.Sources[i], st.Sources[j]
@@ -543,6 +508,74 @@ func (s *Store) foldSources(ctx context.Context) (fleetState, bool, error) {
 		return st, false, fmt.Errorf("folding log sources: %w", err)
 	}
 	return st, upto == top, nil
+}
+
+// fold adds the events after the mark, in up to foldChunk events' worth
+// of blocks, to the list, and returns the last seq it folded. The blocks
+// read are those holding seqs after the mark, the one that holds the mark
+// too: compaction merges the blocks written after a block into it.
+func (st *fleetState) fold(ctx context.Context, rd reader) (upto int64, err error) {
+	upto = st.Mark
+	rows, err := rd.QueryContext(ctx, `SELECT first_seq, last_seq FROM event_blocks
+		WHERE first_seq >= coalesce((SELECT max(first_seq) FROM event_blocks WHERE first_seq <= ?), 0) AND last_seq > ?
+		ORDER BY first_seq LIMIT ?`, st.Mark, st.Mark, max(foldChunk/blockSize, 1))
+	if err != nil {
+		return upto, err
+	}
+	var firsts []int64
+	for rows.Next() {
+		var first int64
+		if err := rows.Scan(&first, &upto); err != nil {
+			rows.Close()
+			return upto, err
+		}
+		firsts = append(firsts, first)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return upto, err
+	}
+	// Hosts and sources compare without case, as searches do.
+	index := make(map[string]int, len(st.Sources))
+	for i, f := range st.Sources {
+		index[strings.ToLower(f.Host+"\x00"+f.Source)] = i
+	}
+	var buf []byte
+	for _, first := range firsts {
+		var evs []blockEvent
+		if evs, buf, err = readBlock(ctx, rd, first, buf); err != nil {
+			return upto, err
+		}
+		for i := range evs {
+			if evs[i].seq <= st.Mark {
+				continue // folded before
+			}
+			ev, err := event.DecodeJSONKeys(evs[i].doc, isFleetKey)
+			if err != nil {
+				return upto, fmt.Errorf("event %d: %w", evs[i].seq, err)
+			}
+			host, src := match.Host(&ev), sourceKey(ev.Source.Product, ev.Source.Category, ev.Source.Service)
+			k := strings.ToLower(host + "\x00" + src)
+			j, ok := index[k]
+			if !ok {
+				st.Sources = append(st.Sources, SourceSeen{Host: host, Source: src, First: ev.Received})
+				j = len(st.Sources) - 1
+				index[k] = j
+			}
+			f := &st.Sources[j]
+			f.Events++
+			if ev.Received.Before(f.First) {
+				f.First = ev.Received
+			}
+			if ev.Time.After(f.Last) {
+				f.Last = ev.Time
+			}
+			if ev.Received.After(f.Received) {
+				f.Received = ev.Received
+			}
+		}
+	}
+	return upto, nil
 }
 
 var errFolded = errors.New("folded meanwhile")
@@ -616,13 +649,15 @@ func (s *Store) FieldNames(ctx context.Context, sample int) ([]string, error) {
 
 // newest calls fn with the newest n events, newest first.
 func (s *Store) newest(ctx context.Context, n int, fn func(e *blockEvent) error) error {
-	sc := newestScan{lo: math.MinInt64, hi: math.MaxInt64}
-	return sc.run(ctx, s, func(e *blockEvent) (bool, error) {
-		if n <= 0 {
-			return false, nil
-		}
-		n--
-		return n > 0, fn(e)
+	return s.snapshot(ctx, func(rd reader) error {
+		sc := newestScan{rd: rd, lo: math.MinInt64, hi: math.MaxInt64}
+		return sc.run(ctx, func(e *blockEvent) (bool, error) {
+			if n <= 0 {
+				return false, nil
+			}
+			n--
+			return n > 0, fn(e)
+		})
 	})
 }
 

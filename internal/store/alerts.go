@@ -160,15 +160,19 @@ const MaxAlertEvents = 10000
 // AlertEvents returns the stored events of an alert, oldest first, at most
 // MaxAlertEvents. Events already removed by retention are missing.
 func (s *Store) AlertEvents(ctx context.Context, alertID event.ID) ([]event.Event, error) {
-	evs, err := s.alertEvents(ctx, alertID)
+	var evs []event.Event
+	err := s.snapshot(ctx, func(rd reader) (err error) {
+		evs, err = alertEvents(ctx, rd, alertID)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading events of alert %s: %w", alertID, err)
 	}
 	return evs, nil
 }
 
-func (s *Store) alertEvents(ctx context.Context, alertID event.ID) ([]event.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT ei.seq FROM alert_events ae JOIN event_ids ei ON ei.id = ae.event_id
+func alertEvents(ctx context.Context, rd reader, alertID event.ID) ([]event.Event, error) {
+	rows, err := rd.QueryContext(ctx, `SELECT ei.seq FROM alert_events ae JOIN event_ids ei ON ei.id = ae.event_id
 		WHERE ae.alert_id = ? ORDER BY ei.seq`, alertID[:])
 	if err != nil {
 		return nil, err
@@ -186,7 +190,7 @@ func (s *Store) alertEvents(ctx context.Context, alertID event.ID) ([]event.Even
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	found, err := s.eventsBySeq(ctx, seqs)
+	found, err := eventsBySeq(ctx, rd, seqs)
 	if err != nil {
 		return nil, err
 	}

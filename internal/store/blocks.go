@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danang-soc/vigil/event"
 	"github.com/danang-soc/vigil/internal/query/match"
@@ -69,10 +70,14 @@ const blockFormat = 1
 // small blocks, and a block is decoded whole.
 const blockBytes = 8 << 20
 
+// maxEventDoc bounds the document of one event the store takes (ingest
+// takes events of up to 4 MiB).
+const maxEventDoc = 64 << 20
+
 // maxBlockData bounds the decoded size of one block, against a corrupt
 // length: a block holds at most blockBytes of documents and one more
-// event (ingest takes events of up to 4 MiB).
-const maxBlockData = 64 << 20
+// event, and their headers.
+const maxBlockData = blockBytes + maxEventDoc + 1<<20
 
 // blockEvent is one event of a block: its place, ID and document.
 type blockEvent struct {
@@ -116,8 +121,11 @@ func decodeBlock(first int64, data, buf []byte) ([]blockEvent, []byte, error) {
 		return nil, buf, fmt.Errorf("%w %d: unknown format", errBlock, first)
 	}
 	n, err := s2.DecodedLen(data[1:])
-	if err != nil || n > maxBlockData {
+	if err != nil {
 		return nil, buf, fmt.Errorf("%w %d: %v", errBlock, first, err)
+	}
+	if n > maxBlockData {
+		return nil, buf, fmt.Errorf("%w %d: %d bytes, over %d", errBlock, first, n, maxBlockData)
 	}
 	if cap(buf) < n {
 		buf = make([]byte, n)
@@ -180,9 +188,7 @@ type blockRef struct {
 const blockDataSQL = `SELECT data FROM event_block_data WHERE first_seq = ?`
 
 // readBlock returns the events of a block; none if it is gone.
-func readBlock(ctx context.Context, q interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}, first int64, buf []byte) ([]blockEvent, []byte, error) {
+func readBlock(ctx context.Context, q reader, first int64, buf []byte) ([]blockEvent, []byte, error) {
 	var data []byte
 	err := q.QueryRowContext(ctx, blockDataSQL, first).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -194,10 +200,30 @@ func readBlock(ctx context.Context, q interface {
 	return decodeBlock(first, data, buf)
 }
 
+// reader reads the store: a read transaction (Store.snapshot), so that a
+// search sees one state of the store however long it reads, whatever Prune
+// and compaction commit meanwhile, and holds one connection.
+type reader interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// snapshot runs fn in one read transaction (a deferred BEGIN: the
+// connections' _txlock=immediate is for writers).
+func (s *Store) snapshot(ctx context.Context, fn func(rd reader) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("reading the store: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
 // newestScan reads the events of the blocks within a time range newest
 // first, by (time, seq) descending, as a merge of the blocks: an event is
 // given once no block yet to be read can hold a newer one.
 type newestScan struct {
+	rd reader
 	// lo and hi bound event times, [lo, hi); below, when set, only events
 	// before (time, seq) are read.
 	lo, hi     int64
@@ -255,7 +281,7 @@ func (h *eventHeap) Pop() any {
 
 // run calls fn with each event, newest first, until fn returns false or
 // an error, or the events run out.
-func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) (more bool, err error)) error {
+func (sc *newestScan) run(ctx context.Context, fn func(e *blockEvent) (more bool, err error)) error {
 	var h eventHeap
 	// Blocks are decoded into buffers of their own: the heap keeps
 	// documents of several blocks.
@@ -269,11 +295,11 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 		}
 		return true, nil
 	}
-	err := s.eachBlock(ctx, sc, true, func(b *blockRow) (bool, error) {
+	err := sc.eachBlock(ctx, true, func(b *blockRow) (bool, error) {
 		if more, err := emit(b.maxTime, false); err != nil || !more {
 			return false, err
 		}
-		evs, err := sc.read(ctx, s, b, false) // the heap keeps them
+		evs, err := sc.read(ctx, b, false) // the heap keeps them
 		if err != nil || evs == nil {
 			return true, err
 		}
@@ -293,7 +319,7 @@ func (sc *newestScan) run(ctx context.Context, s *Store, fn func(e *blockEvent) 
 
 // read returns the events of a block the scan should read, or nil. With
 // reuse, their documents are in a buffer that the next read overwrites.
-func (sc *newestScan) read(ctx context.Context, s *Store, b *blockRow, reuse bool) (evs []blockEvent, err error) {
+func (sc *newestScan) read(ctx context.Context, b *blockRow, reuse bool) (evs []blockEvent, err error) {
 	var buf []byte
 	if reuse {
 		buf = sc.buf
@@ -304,7 +330,7 @@ func (sc *newestScan) read(ctx context.Context, s *Store, b *blockRow, reuse boo
 	case b.data != nil:
 		evs, buf, err = decodeBlock(b.first, b.data, buf)
 	default:
-		evs, buf, err = readBlock(ctx, s.r, b.first, buf)
+		evs, buf, err = readBlock(ctx, sc.rd, b.first, buf)
 	}
 	if reuse {
 		sc.buf = buf
@@ -354,11 +380,10 @@ const blockPage = 64
 // that hold its hosts, newest (by their newest event) first, until fn
 // returns false or an error. With data, the rows carry the blocks' data
 // unless full text chooses the blocks to read. It reads the rows a page per
-// statement, and calls fn between statements, so that fn may read on a
-// connection of its own: holding one while waiting for another could leave
-// every reader waiting. Pages grow from a few rows, since a first page of
-// events often needs one block.
-func (s *Store) eachBlock(ctx context.Context, sc *newestScan, data bool, fn func(b *blockRow) (bool, error)) error {
+// statement, and calls fn between statements, so that fn may read too.
+// Pages grow from a few rows, since a first page of events often needs one
+// block.
+func (sc *newestScan) eachBlock(ctx context.Context, data bool, fn func(b *blockRow) (bool, error)) error {
 	inline := data && sc.candidates == nil
 	// CROSS JOIN keeps event_blocks the outer loop, read in the order of
 	// its index.
@@ -390,7 +415,7 @@ func (s *Store) eachBlock(ctx context.Context, sc *newestScan, data bool, fn fun
 			q += ` AND (max_time, b.first_seq) < (?, ?)`
 			qargs = append(slices.Clone(args), after.maxTime, after.first)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
+		rows, err := sc.rd.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
 			WHERE `+q+` ORDER BY max_time DESC, b.first_seq DESC LIMIT `+strconv.Itoa(size), qargs...)
 		if err != nil {
 			return fmt.Errorf("reading events: %w", err)
@@ -573,16 +598,33 @@ func appendBlockText(text []byte, first int64, batch []event.Event, order []int3
 	return appendText(text, first, string(msgs), string(stmts))
 }
 
+// docText is s as its document gives it back (event.AppendJSON): each
+// byte that is not UTF-8 as U+FFFD. Searches read documents, so what the
+// store notes of an event (its hosts, its text) must be read so too.
+func docText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
 // appendLine appends s and a line feed to b, s folded for the full-text
 // index; nothing for an empty s. The order of the lines does not matter.
 func appendLine(b []byte, s string) []byte {
 	if s == "" {
 		return b
 	}
-	// As the document holds it, and searches read it back: bytes that are
-	// not UTF-8 as U+FFFD.
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return append(append(b, foldText(s)...), '\n')
+	return append(append(b, foldText(docText(s))...), '\n')
 }
 
 // blockText is the full-text row of decoded events, as appendBlockText
@@ -663,8 +705,7 @@ func (h *blockHosts) add(host string) {
 	if h.unknown {
 		return
 	}
-	// As the document holds it, and searches read it back.
-	host = string(lowerASCII(nil, []byte(strings.ToValidUTF8(host, "\uFFFD"))))
+	host = string(lowerASCII(nil, []byte(docText(host))))
 	if strings.IndexByte(host, 0) >= 0 {
 		h.unknown = true
 		return
@@ -692,11 +733,11 @@ func (h *blockHosts) summary() []byte {
 
 // eventsBySeq returns the stored events of seqs (sorted), in that order;
 // seqs no block holds are left out.
-func (s *Store) eventsBySeq(ctx context.Context, seqs []int64) ([]blockEvent, error) {
+func eventsBySeq(ctx context.Context, rd reader, seqs []int64) ([]blockEvent, error) {
 	var out []blockEvent
 	for i := 0; i < len(seqs); {
 		var first, last int64
-		err := s.r.QueryRowContext(ctx, `SELECT first_seq, last_seq FROM event_blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1`,
+		err := rd.QueryRowContext(ctx, `SELECT first_seq, last_seq FROM event_blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1`,
 			seqs[i]).Scan(&first, &last)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && last < seqs[i] {
 			i++
@@ -705,7 +746,7 @@ func (s *Store) eventsBySeq(ctx context.Context, seqs []int64) ([]blockEvent, er
 		if err != nil {
 			return nil, err
 		}
-		evs, _, err := readBlock(ctx, s.r, first, nil)
+		evs, _, err := readBlock(ctx, rd, first, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -283,12 +283,12 @@ func TestSearchReadsTheBlocksOfItsHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"host.name:db07", "host.name:DB07 AND user.name:etl", "(host.name:db07 OR host.name:db08) AND NOT failed"} {
-		sr, err := s.compile(ctx, q, time.Time{}, time.Time{})
+		sr, err := s.compile(ctx, s.r, q, time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []event.ID
-		err = sr.scan.run(ctx, s, func(e *blockEvent) (bool, error) {
+		err = sr.scan.run(ctx, func(e *blockEvent) (bool, error) {
 			ok, err := sr.matches(e)
 			if ok {
 				got = append(got, e.id)
@@ -322,7 +322,7 @@ func TestSearchReadsTheBlocksOfItsHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sr, err := s.compile(ctx, q, time.Time{}, time.Time{})
+		sr, err := s.compile(ctx, s.r, q, time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -181,7 +181,10 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 			}
 			evs, _, err := decodeBlock(first, data, nil)
 			if err != nil {
-				return 0, 0, false, err
+				// Left as it is; the blocks around it merge without it.
+				s.log.Error("event block does not decode: compaction passes it by", "first_seq", first, "err", err)
+				m = nil
+				continue
 			}
 			size := 0
 			for _, e := range evs {

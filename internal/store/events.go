@@ -50,6 +50,11 @@ func (s *Store) WriteEncoded(ctx context.Context, batch []event.Event, docs []st
 	if docs == nil {
 		docs, _ = encodeDocs(batch, nil)
 	}
+	for i, d := range docs {
+		if len(d) > maxEventDoc {
+			return 0, fmt.Errorf("writing events: event %d: %d bytes, over the %d a stored event may have", i, len(d), maxEventDoc)
+		}
+	}
 	order := blockOrder(batch)
 	s.textMu.Lock()
 	defer s.textMu.Unlock()
@@ -163,9 +168,9 @@ func (sr *search) matches(e *blockEvent) (bool, error) {
 }
 
 // compile parses and compiles q, and bounds its scan by the time range
-// [from, to) (zero: open) and the query's own.
-func (s *Store) compile(ctx context.Context, q string, from, to time.Time) (search, error) {
-	var sr search
+// [from, to) (zero: open) and the query's own; the scan reads with rd.
+func (s *Store) compile(ctx context.Context, rd reader, q string, from, to time.Time) (search, error) {
+	sr := search{scan: newestScan{rd: rd}}
 	node, err := query.Parse(q)
 	if err != nil {
 		return sr, err
@@ -186,7 +191,7 @@ func (s *Store) compile(ctx context.Context, q string, from, to time.Time) (sear
 		sr.scan.hi = min(sr.scan.hi, to.UnixNano())
 	}
 	if expr, ok := pruneExpr(node); ok {
-		blocks, err := s.textBlocks(ctx, expr, sr.scan.lo, sr.scan.hi)
+		blocks, err := textBlocks(ctx, rd, expr, sr.scan.lo, sr.scan.hi)
 		if err != nil {
 			return sr, err
 		}
@@ -205,11 +210,11 @@ var maxCandidates = 1 << 20
 // textBlocks returns the blocks among those of the time range [lo, hi)
 // whose text matches a full-text expression; nil when there are more than
 // maxCandidates.
-func (s *Store) textBlocks(ctx context.Context, expr string, lo, hi int64) (map[int64]struct{}, error) {
+func textBlocks(ctx context.Context, rd reader, expr string, lo, hi int64) (map[int64]struct{}, error) {
 	// The index is read over the range of first seqs of the time range's
 	// blocks, which FTS5 seeks to.
 	var first, last sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT min(first_seq), max(first_seq) FROM event_blocks WHERE max_time >= ? AND min_time < ?`,
+	if err := rd.QueryRowContext(ctx, `SELECT min(first_seq), max(first_seq) FROM event_blocks WHERE max_time >= ? AND min_time < ?`,
 		lo, hi).Scan(&first, &last); err != nil {
 		return nil, fmt.Errorf("searching events: %w", err)
 	}
@@ -217,7 +222,7 @@ func (s *Store) textBlocks(ctx context.Context, expr string, lo, hi int64) (map[
 	if !first.Valid {
 		return out, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT rowid FROM blocks_fts WHERE blocks_fts MATCH ? AND rowid BETWEEN ? AND ?`,
+	rows, err := rd.QueryContext(ctx, `SELECT rowid FROM blocks_fts WHERE blocks_fts MATCH ? AND rowid BETWEEN ? AND ?`,
 		expr, first.Int64, last.Int64)
 	if err != nil {
 		return nil, fmt.Errorf("searching events: %w", err)
@@ -276,10 +281,19 @@ func pruneExpr(n query.Node) (string, bool) {
 // not parse or cannot run is a *query.Error carrying its position; one that
 // runs longer than Config.QueryTimeout fails with context.DeadlineExceeded.
 func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) {
-	var page Page[event.Event]
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	sr, err := s.compile(ctx, q.Q, q.From, q.To)
+	var page Page[event.Event]
+	err := s.snapshot(ctx, func(rd reader) (err error) {
+		page, err = s.events(ctx, rd, q)
+		return err
+	})
+	return page, err
+}
+
+func (s *Store) events(ctx context.Context, rd reader, q Query) (Page[event.Event], error) {
+	var page Page[event.Event]
+	sr, err := s.compile(ctx, rd, q.Q, q.From, q.To)
 	if err != nil {
 		return page, err
 	}
@@ -292,7 +306,7 @@ func (s *Store) Events(ctx context.Context, q Query) (Page[event.Event], error) 
 	}
 	n := limit(q.Limit)
 	var lastTime, lastSeq int64
-	err = sr.scan.run(ctx, s, func(e *blockEvent) (bool, error) {
+	err = sr.scan.run(ctx, func(e *blockEvent) (bool, error) {
 		ok, err := sr.matches(e)
 		if err != nil || !ok {
 			return err == nil, err

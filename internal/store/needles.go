@@ -64,10 +64,12 @@ func termNeedles(t *query.Term) []needle {
 	if _, words := ftsExpr(t); words {
 		return wordNeedles(t)
 	}
-	if t.Field == "" {
-		return nil // text FTS5 cannot answer: LIKE over message or statement
+	if t.Field == "" || strings.IndexByte(t.Value, 0) >= 0 {
+		return nil // LIKE over message or statement; text compared up to a NUL
 	}
-	if !t.Wildcard {
+	if _, text := textFields[t.Field]; !text && !t.Wildcard {
+		// Equality: a number or a boolean equals only a query value that
+		// reads as one.
 		v := strings.TrimSpace(t.Value)
 		if _, err := strconv.ParseFloat(v, 64); err == nil {
 			return nil // 10 matches 1e1
@@ -78,11 +80,36 @@ func termNeedles(t *query.Term) []needle {
 		}
 		return needleOf(t.Value)
 	}
+	// LIKE, a pattern or a substring of a text field, compares a number as
+	// SQLite's text of it (1e3 as "1000.0") and a boolean as 1 or 0: a
+	// needle must hold what no such text does.
+	lits := []string{t.Value}
+	if t.Wildcard {
+		lits = lits[:0]
+		for _, p := range query.SplitPattern(t.Value) {
+			lits = append(lits, p.Literal)
+		}
+	}
 	var out []needle
-	for _, p := range query.SplitPattern(t.Value) {
-		out = append(out, needleOf(p.Literal)...)
+	for _, lit := range lits {
+		for _, n := range needleOf(lit) {
+			if !numberText(n.text) {
+				out = append(out, n)
+			}
+		}
 	}
 	return out
+}
+
+// numberText reports whether SQLite's text of a number could hold s
+// (lower-case): digits, '.', '+', '-', an exponent, "inf".
+func numberText(s []byte) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789.+-einf", rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // wordNeedles returns the runs of ASCII letters and digits of a full-text
@@ -239,8 +266,8 @@ func hostsOnly(n query.Node) bool {
 	for _, c := range nodes {
 		switch c := c.(type) {
 		case *query.Range:
-			if c.Field != event.KeyTime {
-				return false
+			if c.Field != event.KeyTime || c.Low == "" && c.High == "" {
+				return false // [* TO *] asks for a time, which bounds do not
 			}
 			continue
 		case *query.Term:

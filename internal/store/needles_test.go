@@ -63,6 +63,7 @@ func FuzzNeedles(f *testing.F) {
 		{`"đăng nhập" AND db.statement:*citizens*`, "Đăng nhập thất bại", "Máy-1", "bob", "select * from citizens"},
 		{`host.name:(a OR b) AND @timestamp:[2026-03-10 TO 2026-03-11]`, "", "B", "", ""},
 		{`caf* AND NOT x`, "café crème", "h", "", ""},
+		{`n:1000* AND n:*000.0`, "", "h", "1e3", ""},
 	} {
 		f.Add(seed[0], seed[1], seed[2], seed[3], seed[4])
 	}
@@ -80,6 +81,9 @@ func FuzzNeedles(f *testing.F) {
 			if v != "" {
 				e.Fields.Set(k, event.String(v))
 			}
+		}
+		if event.ValidNumber(user) { // numbers are compared by their text too
+			e.Fields.Set("n", event.Number(user))
 		}
 		doc := e.AppendJSON(nil)
 		stored, err := event.DecodeJSON(doc)

@@ -200,7 +200,10 @@ func (s *Store) deleteEvents(ctx context.Context, ps *pruneScan) (n int64, more 
 		for _, b := range blocks {
 			evs, _, err := decodeBlock(b.first, b.data, nil)
 			if err != nil {
-				return err
+				// Kept as it is, for whoever can repair it: retention goes on
+				// with the blocks after it.
+				s.log.Error("event block does not decode: retention passes it by", "first_seq", b.first, "err", err)
+				continue
 			}
 			var keep []blockEvent
 			for _, e := range evs {

@@ -89,9 +89,18 @@ func (c *rateCounts) write(ctx context.Context, tx *sql.Tx) error {
 // seconds, and the part of its last second before To, are counted from
 // the events themselves.
 func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
-	h := Histogram{Span: sp}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
+	var h Histogram
+	err := s.snapshot(ctx, func(rd reader) (err error) {
+		h, err = eventRate(ctx, rd, sp)
+		return err
+	})
+	return h, err
+}
+
+func eventRate(ctx context.Context, rd reader, sp Span) (Histogram, error) {
+	h := Histogram{Span: sp}
 	byKey := map[string][]int64{}
 	count := func(t int64, source string, n int64) {
 		b := sp.bucket(t)
@@ -110,7 +119,7 @@ func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
 	scanFrom := from // events from here on are counted one by one
 	if from%sec == 0 && sp.Step%time.Second == 0 && to > from {
 		last := floorDiv(to, sec) // the seconds before it are whole
-		rows, err := s.r.QueryContext(ctx, `SELECT second, source, n FROM event_rates WHERE second >= ? AND second < ?`,
+		rows, err := rd.QueryContext(ctx, `SELECT second, source, n FROM event_rates WHERE second >= ? AND second < ?`,
 			from/sec, last)
 		if err != nil {
 			return h, fmt.Errorf("counting events by source: %w", err)
@@ -131,8 +140,8 @@ func (s *Store) EventRate(ctx context.Context, sp Span) (Histogram, error) {
 		scanFrom = max(from, last*sec)
 	}
 	if scanFrom < to {
-		sc := newestScan{lo: scanFrom, hi: to}
-		err := s.spanEvents(ctx, &sc, nil, func(e *blockEvent) error {
+		sc := newestScan{rd: rd, lo: scanFrom, hi: to}
+		err := spanEvents(ctx, &sc, nil, func(e *blockEvent) error {
 			ev, err := event.DecodeJSONKeys(e.doc, isSourceKey)
 			if err != nil {
 				return fmt.Errorf("decoding stored event %d: %w", e.seq, err)

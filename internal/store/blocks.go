@@ -697,14 +697,17 @@ const maxBlockHosts = 16
 type blockHosts struct {
 	seen    []string
 	unknown bool
+	last    string // the last host added, as given: most follow the same
+	any     bool   // one was added
 }
 
-func (h *blockHosts) reset() { h.seen, h.unknown = h.seen[:0], false }
+func (h *blockHosts) reset() { h.seen, h.unknown, h.any = h.seen[:0], false, false }
 
 func (h *blockHosts) add(host string) {
-	if h.unknown {
+	if h.unknown || h.any && host == h.last {
 		return
 	}
+	h.last, h.any = host, true
 	host = string(lowerASCII(nil, []byte(docText(host))))
 	if strings.IndexByte(host, 0) >= 0 {
 		h.unknown = true

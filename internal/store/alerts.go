@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -195,10 +196,10 @@ func alertEvents(ctx context.Context, rd reader, alertID event.ID) ([]event.Even
 		return nil, err
 	}
 	slices.SortFunc(found, func(a, b blockEvent) int {
-		if c := cmpInt(a.time, b.time); c != 0 {
+		if c := cmp.Compare(a.time, b.time); c != 0 {
 			return c
 		}
-		return cmpInt(a.seq, b.seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	found = found[:min(len(found), MaxAlertEvents)]
 	out := make([]event.Event, len(found))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"database/sql"
@@ -666,13 +667,13 @@ func blockOrder(batch []event.Event) []int32 {
 	}
 	slices.SortStableFunc(order, func(a, b int32) int {
 		ka, kb := &keys[a], &keys[b]
-		if c := cmpInt(ka.window, kb.window); c != 0 {
+		if c := cmp.Compare(ka.window, kb.window); c != 0 {
 			return c
 		}
 		if c := strings.Compare(ka.host, kb.host); c != 0 {
 			return c
 		}
-		return cmpInt(ka.time, kb.time)
+		return cmp.Compare(ka.time, kb.time)
 	})
 	return order
 }
@@ -754,22 +755,12 @@ func eventsBySeq(ctx context.Context, rd reader, seqs []int64) ([]blockEvent, er
 			return nil, err
 		}
 		for ; i < len(seqs) && seqs[i] <= last; i++ {
-			if j, ok := slices.BinarySearchFunc(evs, seqs[i], func(e blockEvent, seq int64) int { return cmpInt(e.seq, seq) }); ok {
+			if j, ok := slices.BinarySearchFunc(evs, seqs[i], func(e blockEvent, seq int64) int { return cmp.Compare(e.seq, seq) }); ok {
 				out = append(out, evs[j])
 			}
 		}
 	}
 	return out, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // topSeq returns the highest seq the events file has given: of its blocks,

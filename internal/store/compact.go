@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -199,7 +200,7 @@ func (s *Store) compactPage(ctx context.Context, after, settled int64) (removed,
 			m.maxRecv = max(m.maxRecv, maxRecv)
 			m.unknown = m.unknown || len(summary) == 0
 			for rest := summary; len(rest) > 0; {
-				i := indexNUL(rest)
+				i := bytes.IndexByte(rest, 0)
 				m.hosts.add(string(rest[:i]))
 				rest = rest[i+1:]
 			}
@@ -286,14 +287,4 @@ func abs(n int64) int64 {
 		return -n
 	}
 	return n
-}
-
-// indexNUL is the index of the first NUL in b, which holds one.
-func indexNUL(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return len(b)
 }

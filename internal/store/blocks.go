@@ -465,8 +465,8 @@ const (
 // writeBlocks stores the events of batch in order (a permutation of the
 // batch by time), the event order[k] with seq base+k, and sends the text of
 // each block to texts, unless nil. It returns how many were new.
-func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event, docs []string, order []int32, base int64,
-	texts chan<- textWork) (inserted int, err error) {
+func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event, docs []string, order []int32, hosts []string,
+	base int64, texts chan<- textWork) (inserted int, err error) {
 	isNew := make([]bool, len(order))
 	args := make([]any, 0, 2*insertChunk)
 	for c := 0; c < len(order); c += insertChunk {
@@ -511,10 +511,10 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 	}
 	// The host of each event in order, and how many events from it on
 	// share it.
-	hostAt, runs := make([]string, len(order)), make([]int, len(order))
+	runs := make([]int, len(order))
 	for k := len(order) - 1; k >= 0; k-- {
-		hostAt[k], runs[k] = match.Host(&batch[order[k]]), 1
-		if k+1 < len(order) && hostAt[k+1] == hostAt[k] {
+		runs[k] = 1
+		if k+1 < len(order) && hosts[k+1] == hosts[k] {
 			runs[k] += runs[k+1]
 		}
 	}
@@ -529,11 +529,11 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 	}
 	evs := make([]blockEvent, 0, blockSize)
 	var data, scratch, text []byte
-	var hosts blockHosts
+	var summary blockHosts
 	ins, insData := tx.StmtContext(ctx, s.insBlock), tx.StmtContext(ctx, s.insData)
 	for k := 0; k < len(order); {
 		evs = evs[:0]
-		hosts.reset()
+		summary.reset()
 		var maxRecv int64
 		var host string
 		mixed, size := false, 0
@@ -542,7 +542,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 				continue
 			}
 			e := &batch[order[k]]
-			h := hostAt[k]
+			h := hosts[k]
 			if len(evs) > 0 && h != host {
 				// A block of one host is taken whole by searches for it: it
 				// ends where its host does, and a long run of a host starts
@@ -556,7 +556,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			evs = append(evs, blockEvent{seq: base + int64(k), time: nanos(e.Time), id: e.ID, doc: []byte(docs[order[k]])})
 			size += len(docs[order[k]])
 			maxRecv = max(maxRecv, nanos(e.Received))
-			hosts.add(h)
+			summary.add(h)
 		}
 		if len(evs) == 0 {
 			break
@@ -567,7 +567,7 @@ func (s *Store) writeBlocks(ctx context.Context, tx *sql.Tx, batch []event.Event
 			minT, maxT = min(minT, e.time), max(maxT, e.time)
 		}
 		data, scratch = appendBlockData(data[:0], first, evs, scratch)
-		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, hosts.summary()); err != nil {
+		if _, err := ins.ExecContext(ctx, first, last, len(evs), minT, maxT, maxRecv, summary.summary()); err != nil {
 			return 0, err
 		}
 		if _, err := insData.ExecContext(ctx, first, data); err != nil {
@@ -653,12 +653,13 @@ const hostWindow = int64(time.Minute)
 // holds few hosts and a search for a host reads few blocks; a batch that
 // spans hours (a backlog) stays in time order, so that a block spans little
 // time and a newest-first search reads few blocks ahead of what it returns.
-func blockOrder(batch []event.Event) []int32 {
+// It returns the host of each event in that order too.
+func blockOrder(batch []event.Event) (order []int32, hosts []string) {
 	type key struct {
 		window, time int64
 		host         string
 	}
-	order := make([]int32, len(batch))
+	order = make([]int32, len(batch))
 	keys := make([]key, len(batch))
 	for i := range order {
 		order[i] = int32(i)
@@ -675,7 +676,11 @@ func blockOrder(batch []event.Event) []int32 {
 		}
 		return cmp.Compare(ka.time, kb.time)
 	})
-	return order
+	hosts = make([]string, len(order))
+	for k, i := range order {
+		hosts[k] = keys[i].host
+	}
+	return order, hosts
 }
 
 // floorDiv is a/b rounded down.
@@ -864,7 +869,8 @@ func (s *Store) convertPage(ctx context.Context) (int, error) {
 		}
 		base := s.seq + 1
 		s.seq += int64(n)
-		if _, err := s.writeBlocks(ctx, tx, batch, docs, blockOrder(batch), base, nil); err != nil {
+		order, hosts := blockOrder(batch)
+		if _, err := s.writeBlocks(ctx, tx, batch, docs, order, hosts, base, nil); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM events_v7 WHERE seq <= ?`, last)

@@ -55,7 +55,7 @@ func (s *Store) WriteEncoded(ctx context.Context, batch []event.Event, docs []st
 			return 0, fmt.Errorf("writing events: event %d: %d bytes, over the %d a stored event may have", i, len(d), maxEventDoc)
 		}
 	}
-	order := blockOrder(batch)
+	order, hosts := blockOrder(batch)
 	s.textMu.Lock()
 	defer s.textMu.Unlock()
 	if s.textBehind {
@@ -74,7 +74,7 @@ func (s *Store) WriteEncoded(ctx context.Context, batch []event.Event, docs []st
 	go func(work <-chan textWork, upTo int64) { indexed <- s.indexText(ctx, work, commit, nil, upTo) }(work, s.seq)
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if inserted, err = s.writeBlocks(ctx, tx, batch, docs, order, base, work); err != nil {
+		if inserted, err = s.writeBlocks(ctx, tx, batch, docs, order, hosts, base, work); err != nil {
 			return err
 		}
 		// The text commits beside the events.

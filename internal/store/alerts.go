@@ -173,22 +173,9 @@ func (s *Store) AlertEvents(ctx context.Context, alertID event.ID) ([]event.Even
 }
 
 func alertEvents(ctx context.Context, rd reader, alertID event.ID) ([]event.Event, error) {
-	rows, err := rd.QueryContext(ctx, `SELECT ei.seq FROM alert_events ae JOIN event_ids ei ON ei.id = ae.event_id
+	seqs, err := querySeqs(ctx, rd, `SELECT ei.seq FROM alert_events ae JOIN event_ids ei ON ei.id = ae.event_id
 		WHERE ae.alert_id = ? ORDER BY ei.seq`, alertID[:])
 	if err != nil {
-		return nil, err
-	}
-	var seqs []int64
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		seqs = append(seqs, seq)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	found, err := eventsBySeq(ctx, rd, seqs)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -174,15 +173,7 @@ func TestEventsNewestFirstAcrossBlocks(t *testing.T) {
 // gone.
 func TestConvertRowsFromSchema7(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), FileName)
-	cfg := Config{Path: path}.withDefaults()
-	db, err := openDB(cfg, modeWrite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migrate(ctx, db, 7, t0); err != nil {
-		t.Fatal(err)
-	}
+	path, db := openAtVersion(t, 7)
 	evs := dbEvents(12, 2*convertPage+10, t0, time.Second)
 	evs[5].Fields.Set("message", event.String("the needle in schema seven"))
 	for i := range evs {

@@ -269,8 +269,8 @@ func (ps *pruneScan) expired(e *blockEvent) bool {
 }
 
 // querySeqs returns the seqs a query selects, in its order.
-func querySeqs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+func querySeqs(ctx context.Context, rd reader, q string, args ...any) ([]int64, error) {
+	rows, err := rd.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

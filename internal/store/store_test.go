@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -42,15 +43,7 @@ func TestConfigValidate(t *testing.T) {
 // events in it, and checks that Open migrates it and keeps the events.
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), FileName)
-	cfg := Config{Path: path}.withDefaults()
-	db, err := openDB(cfg, modeWrite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migrate(ctx, db, 1, t0); err != nil {
-		t.Fatal(err)
-	}
+	path, db := openAtVersion(t, 1)
 	old := mkEvent(t0, pg, "host.name", "db01", "message", "written by version 1", "user.name", "legacy", "db.response.rows", 42)
 	doc := old.AppendJSON(nil)
 	if _, err := db.Exec(`INSERT INTO events (id, time, received, product, category, service, host, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -346,4 +339,19 @@ func TestReadersSeeWrites(t *testing.T) {
 	if err != nil || st.Events != 4000 {
 		t.Errorf("after concurrent writes: %d events, %v; want 4000", st.Events, err)
 	}
+}
+
+// openAtVersion creates a database of an older schema version and returns
+// its path and its writer, for a test to fill as that version did.
+func openAtVersion(t *testing.T, version int) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := openDB(Config{Path: path}.withDefaults(), modeWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate(context.Background(), db, version, t0); err != nil {
+		t.Fatal(err)
+	}
+	return path, db
 }
